@@ -1,0 +1,156 @@
+# vmlua: build, test, install.
+#
+#   make              build build/vmlua and build/lib/vmlua/core.so
+#   make test         build and run every test (unit, C, end to end)
+#   make check        the same tests against an ASan+UBSan build (build/asan/)
+#   make test-all     both of the above, then one summary line "N passed, N failed"
+#   make deps         install the Debian packages needed to build and test
+#   make guest        build the guest kit (kernel + initramfs) into build/guest/
+#   make demo         the main job: boot the demo guest with a shared folder
+#   make bench        run the benchmarks under bench/
+#   make install      PREFIX=/usr/local DESTDIR= ; make uninstall
+#
+# luarocks (build type make) passes CC, CFLAGS, LIBFLAG, LUA_INCDIR and the
+# install directories; every variable below has a default for plain make.
+
+VERSION    := 0.1.0
+
+PREFIX     ?= /usr/local
+BINDIR     ?= $(PREFIX)/bin
+LUADIR     ?= $(PREFIX)/share/lua/5.4
+LIBDIR     ?= $(PREFIX)/lib/lua/5.4
+MANDIR     ?= $(PREFIX)/share/man
+DESTDIR    ?=
+
+CC         ?= cc
+PKG_CONFIG ?= pkg-config
+CFLAGS     ?= -O2 -g
+LIBFLAG    ?= -shared
+
+PKGS       := lua5.4 json-c libbsd-overlay
+PKG_CFLAGS := $(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   := $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null)
+# The module links json-c and libbsd but not liblua: the host provides Lua.
+MOD_LIBS   := $(shell $(PKG_CONFIG) --libs json-c libbsd 2>/dev/null)
+
+LUA_INCDIR ?=
+ifneq ($(LUA_INCDIR),)
+PKG_CFLAGS += -I$(LUA_INCDIR)
+endif
+
+WARN       := -std=c11 -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
+              -Wmissing-prototypes -Wformat=2 -Wno-format-nonliteral
+DEFS       := -D_GNU_SOURCE -DVMLUA_VERSION='"$(VERSION)"'
+ALL_CFLAGS := $(WARN) $(DEFS) -fPIC $(CFLAGS) $(PKG_CFLAGS)
+
+SAN_FLAGS  := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+
+# Every core/*.c except main.c goes into both the executable and the module.
+CORE_SRC   := $(filter-out core/main.c,$(sort $(wildcard core/*.c)))
+CORE_HDR   := $(wildcard core/*.h)
+CTEST_SRC  := $(sort $(wildcard tests/c/test_*.c))
+FAKE_SRC   := $(sort $(wildcard tests/fakes/*.c))
+
+B          := build
+A          := build/asan
+
+lib: $(B)/vmlua $(B)/lib/vmlua/core.so
+
+.PHONY: all lib asan test check test-all deps guest demo bench install uninstall clean lint rock
+
+all: $(B)/vmlua $(B)/lib/vmlua/core.so $(B)/ctests $(B)/fakes
+
+asan: $(A)/vmlua $(A)/lib/vmlua/core.so $(A)/ctests $(A)/fakes
+
+# ---- normal build ---------------------------------------------------------
+$(B)/obj/%.o: core/%.c $(CORE_HDR) | $(B)/obj
+	$(CC) $(ALL_CFLAGS) -c -o $@ $<
+
+$(B)/vmlua: $(B)/obj/main.o $(CORE_SRC:core/%.c=$(B)/obj/%.o)
+	$(CC) $(CFLAGS) -rdynamic -o $@ $^ $(PKG_LIBS) $(LDFLAGS)
+
+$(B)/lib/vmlua/core.so: $(CORE_SRC:core/%.c=$(B)/obj/%.o) | $(B)/lib/vmlua
+	$(CC) $(CFLAGS) $(LIBFLAG) -o $@ $^ $(MOD_LIBS) $(LDFLAGS)
+
+# ---- sanitizer build ------------------------------------------------------
+$(A)/obj/%.o: core/%.c $(CORE_HDR) | $(A)/obj
+	$(CC) $(ALL_CFLAGS) $(SAN_FLAGS) -c -o $@ $<
+
+$(A)/vmlua: $(A)/obj/main.o $(CORE_SRC:core/%.c=$(A)/obj/%.o)
+	$(CC) $(CFLAGS) $(SAN_FLAGS) -rdynamic -o $@ $^ $(PKG_LIBS) $(LDFLAGS)
+
+$(A)/lib/vmlua/core.so: $(CORE_SRC:core/%.c=$(A)/obj/%.o) | $(A)/lib/vmlua
+	$(CC) $(CFLAGS) $(SAN_FLAGS) $(LIBFLAG) -o $@ $^ $(MOD_LIBS) $(LDFLAGS)
+
+# ---- C tests and fakes (built in both flavours) ---------------------------
+$(B)/ctests: $(CTEST_SRC:tests/c/%.c=$(B)/ctests.d/%)
+	@touch $@
+$(B)/ctests.d/%: tests/c/%.c tests/c/tap.h $(CORE_SRC:core/%.c=$(B)/obj/%.o) | $(B)/ctests.d
+	$(CC) $(ALL_CFLAGS) -Icore -o $@ $< $(CORE_SRC:core/%.c=$(B)/obj/%.o) $(PKG_LIBS) $(LDFLAGS)
+
+$(A)/ctests: $(CTEST_SRC:tests/c/%.c=$(A)/ctests.d/%)
+	@touch $@
+$(A)/ctests.d/%: tests/c/%.c tests/c/tap.h $(CORE_SRC:core/%.c=$(A)/obj/%.o) | $(A)/ctests.d
+	$(CC) $(ALL_CFLAGS) $(SAN_FLAGS) -Icore -o $@ $< $(CORE_SRC:core/%.c=$(A)/obj/%.o) $(PKG_LIBS) $(LDFLAGS)
+
+# Fakes are stand-alone programs (a fake cloud-hypervisor, a fake slow VMM).
+$(B)/fakes: $(FAKE_SRC:tests/fakes/%.c=$(B)/fakes.d/%)
+	@touch $@
+$(B)/fakes.d/%: tests/fakes/%.c $(wildcard tests/fakes/*.h) | $(B)/fakes.d
+	$(CC) $(WARN) $(DEFS) $(CFLAGS) $(PKG_CFLAGS) -o $@ $< $(MOD_LIBS) $(LDFLAGS)
+
+$(A)/fakes: $(FAKE_SRC:tests/fakes/%.c=$(A)/fakes.d/%)
+	@touch $@
+$(A)/fakes.d/%: tests/fakes/%.c $(wildcard tests/fakes/*.h) | $(A)/fakes.d
+	$(CC) $(WARN) $(DEFS) $(CFLAGS) $(SAN_FLAGS) $(PKG_CFLAGS) -o $@ $< $(MOD_LIBS) $(LDFLAGS)
+
+$(B)/obj $(A)/obj $(B)/lib/vmlua $(A)/lib/vmlua $(B)/ctests.d $(A)/ctests.d $(B)/fakes.d $(A)/fakes.d:
+	@mkdir -p $@
+
+# ---- tests ----------------------------------------------------------------
+test: all
+	tests/run --flavor normal
+
+check: asan
+	tests/run --flavor asan
+
+# One line at the very end that CI reads.
+test-all:
+	@rm -f $(B)/results/*.counts
+	@st=0; $(MAKE) --no-print-directory test || st=1; \
+	$(MAKE) --no-print-directory check || st=1; \
+	tests/summary $(B)/results; exit $$st
+
+lint:
+	luacheck lua scripts tests bench
+
+# ---- dependencies, guest kit, demo, benchmarks ---------------------------
+deps:
+	tests/deps.sh
+
+guest:
+	tests/guest/build.sh $(B)/guest
+
+demo: all guest
+	$(B)/vmlua run scripts/recipes/qemu-demo.lua
+
+bench: all guest
+	bench/run
+
+# ---- install --------------------------------------------------------------
+install: $(B)/vmlua $(B)/lib/vmlua/core.so
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBDIR)/vmlua $(DESTDIR)$(LUADIR)/vmlua/scripts \
+	           $(DESTDIR)$(MANDIR)/man1
+	install -m 0755 $(B)/vmlua $(DESTDIR)$(BINDIR)/vmlua
+	install -m 0755 $(B)/lib/vmlua/core.so $(DESTDIR)$(LIBDIR)/vmlua/core.so
+	cd lua && find vmlua -name '*.lua' -exec install -D -m 0644 {} $(DESTDIR)$(LUADIR)/{} \;
+	cd scripts && find . -name '*.lua' -exec install -D -m 0644 {} $(DESTDIR)$(LUADIR)/vmlua/scripts/{} \;
+	[ ! -f docs/vmlua.1 ] || install -m 0644 docs/vmlua.1 $(DESTDIR)$(MANDIR)/man1/vmlua.1
+
+uninstall:
+	rm -f $(DESTDIR)$(BINDIR)/vmlua $(DESTDIR)$(LIBDIR)/vmlua/core.so $(DESTDIR)$(MANDIR)/man1/vmlua.1
+	rm -rf $(DESTDIR)$(LUADIR)/vmlua
+	-rmdir $(DESTDIR)$(LIBDIR)/vmlua 2>/dev/null
+
+clean:
+	rm -rf $(B)/obj $(B)/vmlua $(B)/lib $(B)/ctests $(B)/ctests.d $(B)/fakes $(B)/fakes.d $(A) $(B)/results

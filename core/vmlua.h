@@ -1,0 +1,109 @@
+/*
+ * vmlua core: declarations shared by the C files of vmlua.core.
+ *
+ * Two layers live in core/: Lua-free C (spawn.c, state.c, paths.c, ...)
+ * that reports errors through return values and errno, and the binding
+ * files (l*.c) that turn those into Lua values. Binding functions raise
+ * only for programming errors (luaL_argerror, luaL_checkoption) and return
+ * nil, message, errno for environment failures, as liolib.c does.
+ */
+#ifndef VMLUA_H
+#define VMLUA_H
+
+#include <stddef.h>
+#include <sys/types.h>
+
+#include <lua.h>
+
+#ifndef VMLUA_VERSION
+#define VMLUA_VERSION "0.0.0"
+#endif
+
+/* ---- module entry and parts (each adds fields to the table on top) ---- */
+int luaopen_vmlua_core(lua_State *L);
+
+void vl_open_process(lua_State *L);	/* spawn, Process, proc.*      (lprocess.c) */
+void vl_open_stream(lua_State *L);	/* Stream, follow               (lstream.c)  */
+void vl_open_wait(lua_State *L);	/* wait                         (lwait.c)    */
+void vl_open_signal(lua_State *L);	/* signals.*, signal names      (lsignal.c)  */
+void vl_open_daemon(lua_State *L);	/* fork_detached                (ldaemon.c)  */
+void vl_open_socket(lua_State *L);	/* socket.*                     (lsocket.c)  */
+void vl_open_json(lua_State *L);	/* json.*                       (ljson.c)    */
+void vl_open_state(lua_State *L);	/* state.*                      (lstate.c)   */
+void vl_open_paths(lua_State *L);	/* paths.*                      (lpaths.c)   */
+void vl_open_misc(lua_State *L);	/* clock, sd_notify, fs.*, ...  (lmisc.c)    */
+void vl_open_log(lua_State *L);		/* log.*                        (llog.c)     */
+
+/* ---- results (util.c) --------------------------------------------------- */
+/* Push fail, "<formatted>: strerror(err)", err; returns 3. */
+int vl_fail_errno(lua_State *L, int err, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+/* Push fail, "<formatted>" (no errno); returns 2. */
+int vl_fail_msg(lua_State *L, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+/* Push fail, "timeout", ETIMEDOUT; returns 3. */
+int vl_fail_timeout(lua_State *L);
+
+/* ---- time (util.c) ------------------------------------------------------ */
+/* CLOCK_MONOTONIC in seconds. */
+double vl_monotonic(void);
+/* Optional timeout argument in seconds: nil/none gives -1 (forever);
+ * negative or NaN raises an argument error. */
+double vl_opt_timeout(lua_State *L, int arg);
+/* Absolute monotonic deadline for a timeout from vl_opt_timeout (-1 stays -1). */
+double vl_deadline(double timeout);
+/* Milliseconds left until deadline for poll(): -1 forever, 0 when due;
+ * rounded up so that poll never wakes before the deadline. */
+int vl_remaining_ms(double deadline);
+
+/* ---- pollable objects ----------------------------------------------------
+ * A userdata type that core.wait can watch for readability puts a
+ * lightuserdata pointing to one of these in its metatable as "__vl_poll".
+ */
+typedef struct vl_pollable {
+	int (*fd)(void *self);		/* fd to poll for POLLIN; -1 when closed */
+	int (*buffered)(void *self);	/* nonzero when data is already buffered */
+} vl_pollable;
+
+/* ---- line buffer (linebuf.c): shared by pipes, followed files, sockets -- */
+typedef struct vl_linebuf {
+	char *data;
+	size_t len;		/* bytes buffered */
+	size_t cap;
+	size_t max_line;	/* a longer line is returned in pieces of this size */
+	int eof;		/* the source reported end of file */
+} vl_linebuf;
+
+void vl_linebuf_init(vl_linebuf *b, size_t max_line);
+void vl_linebuf_free(vl_linebuf *b);
+/* One read(2) from fd into the buffer. Returns bytes read; 0 at end of
+ * file (sets eof); -1 with errno on error (EAGAIN when nothing to read). */
+ssize_t vl_linebuf_fill(vl_linebuf *b, int fd);
+/* Append bytes (for sources that are not a plain read). 0 or -1/ENOMEM. */
+int vl_linebuf_append(vl_linebuf *b, const char *p, size_t n);
+/* Find the next line: a "\n"-terminated line, a max_line piece, or the
+ * unterminated rest once eof is set. On 1, *line and *n give the text without
+ * its "\n" or "\r\n" and *used the bytes to pass to vl_linebuf_consume. */
+int vl_linebuf_next_line(const vl_linebuf *b, const char **line, size_t *n, size_t *used);
+void vl_linebuf_consume(vl_linebuf *b, size_t n);
+
+/* ---- signals (lsignal.c) ------------------------------------------------ */
+/* Signal number from a Lua value: an integer, "SIGTERM" or "TERM".
+ * Raises an argument error for anything else. */
+int vl_check_signal(lua_State *L, int arg);
+/* "SIGTERM" for 15; "SIG<n>" for numbers without a name (static storage). */
+const char *vl_signal_name(int sig);
+
+/* ---- process start time (procstat.c) ------------------------------------ */
+/* Field 22 of /proc/<pid>/stat (clock ticks since boot). 0 or -1/errno. */
+int vl_proc_start_time(pid_t pid, unsigned long long *start);
+
+/* Metatable names. */
+#define VL_PROCESS "vmlua.Process"
+#define VL_STREAM  "vmlua.Stream"
+#define VL_SOCKET  "vmlua.Socket"
+#define VL_LISTENER "vmlua.Listener"
+#define VL_STORE   "vmlua.Store"
+#define VL_LOCK    "vmlua.Lock"
+
+#endif
