@@ -12,6 +12,9 @@
 
 #include "error.h"
 
+/* core.fs (lfs.c), added by vl_open_misc. */
+void vl_open_fs(lua_State *L);
+
 /* Push fail, e->msg[, e->code]; returns the number of values pushed. */
 static inline int vl_push_error(lua_State *L, const vl_error *e)
 {
