@@ -247,7 +247,7 @@ static struct json_object *make(encoder *c, int idx, int depth, int *is_containe
 			return NULL;
 		break;
 	case LUA_TTABLE:
-		if (depth > VL_JSON_MAX_DEPTH) {
+		if (depth >= VL_JSON_MAX_DEPTH) {
 			if (lossy(c))
 				return checked(c, json_object_new_string("<too deep>"));
 			luaL_error(L, "json: cannot encode nesting deeper than %d", VL_JSON_MAX_DEPTH);
