@@ -321,13 +321,16 @@ local function file_exists(path)
   return false
 end
 
+--- How the module reads VMLUA_PATH (replaceable, for tests).
+params.getenv = os.getenv
+
 --- The files `params.load(name)` tries, in order.
 function params.search_paths(name)
   local out, seen = {}, {}
   local function add(p)
     if not seen[p] then seen[p] = true; out[#out + 1] = p end
   end
-  local extra = os.getenv("VMLUA_PATH")
+  local extra = params.getenv("VMLUA_PATH")
   if extra and extra ~= "" then
     for dir in extra:gmatch("[^:]+") do
       add(dir .. "/params/" .. name .. ".lua")
