@@ -109,12 +109,7 @@ function Config:copy()
   return setmetatable(c, Config)
 end
 
-local SHARE
-do
-  local fs_fields = {}
-  for _, e in ipairs(fields.kinds.fs) do fs_fields[e.name] = e.schema end
-  SHARE = S.record(fs_fields)
-end
+local SHARE = fields.fs_entry
 
 --- Add a virtio-fs share `{ tag =, socket =, queue_size =, num_queues = }`
 -- and force shared guest memory, which vhost-user back-ends need.

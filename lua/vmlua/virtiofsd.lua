@@ -102,8 +102,22 @@ local function cross_check(t)
   return true
 end
 
-local SCHEMA = S.record(FIELDS, { check = cross_check })
-local FIELD_NAMES = SCHEMA.field_names
+local RECORD = S.record(FIELDS, { check = cross_check })
+local FIELD_NAMES = RECORD.field_names
+
+-- Option names of the daemons themselves, mistaken for ours.
+local HINTS = { sock = "socket", socket_path = "socket", vhost_user_socket = "socket", shared_dir = "source",
+                cache_mode = "cache" }
+
+local SCHEMA = S.custom(function(t, path)
+  if type(t) == "table" then
+    local names = {}
+    for k in pairs(t) do if HINTS[k] then names[#names + 1] = k end end
+    table.sort(names)
+    if names[1] then return S.fail(names[1], "unknown field (did you mean '%s'?)", HINTS[names[1]]) end
+  end
+  return RECORD:check(t, path)
+end)
 
 -- ------------------------------------------------------------ flavours
 
@@ -183,7 +197,9 @@ emit.legacy = {
   order = { "socket", "source", "cache", "sandbox", "xattr", "writeback" },
   prefix = { "-f" },
   socket = function(v)
-    if v:find(",", 1, true) then return "must not contain ',' for the legacy virtiofsd (its -o options split at ',')" end
+    if v:find(",", 1, true) then
+      return "must not contain ',' for the legacy virtiofsd (its -o options split at ',')"
+    end
     return { "-o", "vhost_user_socket=" .. v }
   end,
   source = emit.c.source,

@@ -105,8 +105,8 @@ describe("vmlua.clh builder protocol", function()
     local c = config()
     local ok, err = pcall(c.api_argv, c)
     assert.is_false(ok)
-    assert.truthy(err:find("api_socket: missing (required: the REST flow drives cloud-hypervisor through its API socket)",
-                           1, true), err)
+    assert.truthy(err:find("api_socket: missing (required: the REST flow drives cloud-hypervisor " ..
+                           "through its API socket)", 1, true), err)
   end)
 
   it("api_socket can be a path, { path = } or { fd = }", function()
@@ -292,7 +292,8 @@ describe("vmlua.clh argv", function()
 
     it("every memory key", function()
       assert.are.same({ "size=1G,mergeable=on,shared=off,hugepages=on,hugepage_size=2M," ..
-                        "hotplug_method=virtio-mem,hotplug_size=4G,hotplugged_size=1G,prefault=on,reserve=off,thp=off" },
+                        "hotplug_method=virtio-mem,hotplug_size=4G,hotplugged_size=1G,prefault=on,reserve=off," ..
+                        "thp=off" },
         opt({ memory = { size = "1G", mergeable = true, shared = false, hugepages = true, hugepage_size = "2M",
                          hotplug_method = "virtio-mem", hotplug_size = "4G", hotplugged_size = "1G",
                          prefault = true, reserve = false, thp = false } }, "--memory"))

@@ -15,7 +15,8 @@ describe("clh.parse_version", function()
   end)
 
   it("reads the three-line -v output", function()
-    local v = parsed("cloud-hypervisor v54.0.0\nMigration Protocol Versions: 0\nEnabled features: [\"kvm\", \"io_uring\"]\n")
+    local v = parsed("cloud-hypervisor v54.0.0\nMigration Protocol Versions: 0\n" ..
+                     "Enabled features: [\"kvm\", \"io_uring\"]\n")
     assert.are.same({ 54, 0, 0 }, { v.major, v.minor, v.patch })
   end)
 

@@ -128,8 +128,8 @@ describe("vmlua.clh vm_config against the OpenAPI VmConfig schema", function()
     end)
 
     it("vhost-user sockets are vhost_socket; fs keeps socket", function()
-      assert.are.same({ vhost_user = true, vhost_socket = "/run/vhost-blk.sock", num_queues = 1, image_type = "FixedVhd" },
-                      body.disks[2])
+      assert.are.same({ vhost_user = true, vhost_socket = "/run/vhost-blk.sock", num_queues = 1,
+                        image_type = "FixedVhd" }, body.disks[2])
       assert.are.same({ vhost_user = true, vhost_socket = "/run/vhost-net.sock", vhost_mode = "Server" }, body.net[2])
       assert.are.equal("/run/vfsd.sock", body.fs[1].socket)
     end)

@@ -260,7 +260,8 @@ describe("virtiofsd flavor = \"auto\"", function()
     end)
 
     it("falls back to --version when --help does not tell", function()
-      local core, log = fake_core { ["--help"] = "usage: virtiofsd [options]\n", ["--version"] = fixture("c-version.txt") }
+      local core, log = fake_core { ["--help"] = "usage: virtiofsd [options]\n",
+                                    ["--version"] = fixture("c-version.txt") }
       package.loaded["vmlua.core"] = core
       assert.are.equal("c", virtiofsd.probe("/usr/lib/qemu/virtiofsd"))
       assert.are.same({ "/usr/lib/qemu/virtiofsd", "--version" }, log.spawned[2].argv)
@@ -293,7 +294,8 @@ describe("virtiofsd flavor = \"auto\"", function()
     end)
 
     it("returns nil and a message for an unknown program", function()
-      package.loaded["vmlua.core"] = fake_core { ["--help"] = "usage: true", ["--version"] = "true (GNU coreutils) 9.1" }
+      package.loaded["vmlua.core"] = fake_core { ["--help"] = "usage: true",
+                                                 ["--version"] = "true (GNU coreutils) 9.1" }
       local f, err = virtiofsd.probe("/bin/true")
       assert.is_nil(f)
       assert.are.equal("/bin/true: cannot tell the virtiofsd flavour from its --help/--version output " ..

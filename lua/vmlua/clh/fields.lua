@@ -372,6 +372,9 @@ local function list_of(kind, extra)
   return S.array(record_of(kind, extra))
 end
 
+--- One virtio-fs share (also what `cfg:add_share{}` takes).
+M.fs_entry = record_of("fs", { sock = misspelt("socket"), dax = DAX, cache_size = DAX })
+
 M.top = {
   path = FILE,
   api_socket = socket_ref("a socket path or { path = } or { fd = }"),
@@ -387,7 +390,7 @@ M.top = {
   memory_zones = S.array(record_of("memory_zone", nil), { min = 1 }),
   disks = list_of("disk"),
   net = list_of("net"),
-  fs = list_of("fs", { sock = misspelt("socket"), dax = DAX, cache_size = DAX }),
+  fs = S.array(M.fs_entry),
   pmem = list_of("pmem"),
   devices = list_of("device"),
   vdpa = list_of("vdpa"),
