@@ -233,7 +233,7 @@ describe("vmlua.params installed layout", function()
     os.execute(string.format("mkdir -p %s/vmlua/scripts/params && cp %s/lua/vmlua/params.lua %s/vmlua/ && " ..
                              "cp %s/scripts/params/kata.lua %s/vmlua/scripts/params/",
                              luadir, H.root, luadir, H.root, luadir))
-    local cmd = string.format("cd / && env -u VMLUA_PATH LUA_PATH='%s/?.lua' lua5.4 -e " ..
+    local cmd = string.format("cd / && env -u VMLUA_PATH -u LD_PRELOAD LUA_PATH='%s/?.lua' lua5.4 -e " ..
                               "'io.write(require(\"vmlua.params\").load(\"kata\"):render())' 2>&1",
                               luadir)
     local p = io.popen(cmd)
