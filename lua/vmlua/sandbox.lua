@@ -158,7 +158,6 @@ local share = S.record {
                    pattern = "^[^%s]+$", pattern_help = "must not contain spaces" },
   source = S.string { required = true, nonempty = true },
   cache = S.string { enum = { "auto", "always", "none", "never", "metadata" } },
-  readonly = S.boolean {},
   create = S.boolean {},
   timeout = S.number { min = 0 },
   queue_size = S.integer { min = 1, max = 32768 },
@@ -352,7 +351,7 @@ function M.new(spec, level)
   for i, s in ipairs(spec.shares or {}) do
     local v = s.virtiofsd or {}
     sb.shares[i] = {
-      tag = s.tag, source = s.source, cache = s.cache or "auto", readonly = s.readonly or false,
+      tag = s.tag, source = s.source, cache = s.cache or "auto",
       create = s.create or false, timeout = s.timeout or sb.timeouts.helper, queue_size = s.queue_size,
       virtiofsd = { path = v.path, flavor = v.flavor or "auto", sandbox = v.sandbox,
                     thread_pool_size = v.thread_pool_size, extra_args = v.extra_args, env = v.env },
