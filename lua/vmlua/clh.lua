@@ -182,9 +182,9 @@ function Config:kernel_files()
   return out
 end
 
---- Every unix socket path the configuration names (for the sun_path length
--- check): a list of `{ field = "fs[1].socket", path = ... }`.
-function Config:socket_paths()
+--- Every unix socket path the configuration names, with the field that
+-- names it: a list of `{ field = "fs[1].socket", path = ... }`.
+function Config:socket_entries()
   local out = {}
   local function add(field, path)
     if type(path) == "string" then out[#out + 1] = { field = field, path = path } end
@@ -199,6 +199,14 @@ function Config:socket_paths()
   for _, list in ipairs { "disks", "net", "fs", "user_devices" } do
     for i, d in ipairs(self[list] or {}) do add(S.join(S.join(list, i), "socket"), d.socket) end
   end
+  return out
+end
+
+--- Every unix socket path the configuration names (for the sun_path length
+-- check): a list of strings, in the order of `socket_entries()`.
+function Config:socket_paths()
+  local out = {}
+  for i, e in ipairs(self:socket_entries()) do out[i] = e.path end
   return out
 end
 

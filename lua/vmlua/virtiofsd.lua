@@ -397,9 +397,15 @@ function Config:ready()
   return { line = virtiofsd.READY_LINE, stream = "stderr" }
 end
 
---- Unix socket paths this daemon creates: `{ { field = "socket", path = } }`.
-function Config:socket_paths()
+--- Unix socket paths this daemon creates, with the field naming each.
+function Config:socket_entries()
   if self.socket then return { { field = "socket", path = self.socket } } end
+  return {}
+end
+
+--- Unix socket paths this daemon creates (strings).
+function Config:socket_paths()
+  if self.socket then return { self.socket } end
   return {}
 end
 

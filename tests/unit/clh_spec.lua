@@ -208,7 +208,7 @@ describe("vmlua.clh builder protocol", function()
     }, c:kernel_files())
   end)
 
-  it("socket_paths lists every unix socket the config names", function()
+  it("socket_entries / socket_paths list every unix socket the config names", function()
     local c = config {
       api_socket = "/r/api.sock",
       serial = { socket = "/r/serial.sock" }, console = { socket = "/r/console.sock" },
@@ -228,9 +228,11 @@ describe("vmlua.clh builder protocol", function()
       { field = "net[1].socket", path = "/r/net.sock" },
       { field = "fs[1].socket", path = "/r/fs.sock" },
       { field = "user_devices[1].socket", path = "/r/vfio-user.sock" },
-    }, c:socket_paths())
+    }, c:socket_entries())
+    assert.are.same({ "/r/api.sock", "/r/serial.sock", "/r/console.sock", "/r/vsock.sock", "/r/swtpm.sock",
+                      "/r/blk.sock", "/r/net.sock", "/r/fs.sock", "/r/vfio-user.sock" }, c:socket_paths())
     assert.are.same({ { field = "api_socket.path", path = "/p" } },
-                    config({ api_socket = { path = "/p" } }):socket_paths())
+                    config({ api_socket = { path = "/p" } }):socket_entries())
     assert.are.same({}, config({ api_socket = { fd = 3 } }):socket_paths())
   end)
 end)

@@ -175,12 +175,14 @@ describe("virtiofsd readiness and the builder protocol", function()
     assert.are.same({ immediate = true }, virtiofsd.config({ flavor = "c", fd = 4, source = "/d" }):ready())
   end)
 
-  it("binary, socket_paths, validate, copy", function()
+  it("binary, socket_paths, socket_entries, validate, copy", function()
     local v = virtiofsd.config { flavor = "c", socket = "/run/v.sock", source = "/d", extra_args = { "-d" } }
     assert.are.equal("virtiofsd", v:binary())
     assert.are.equal("virtiofsd", v.helper)
-    assert.are.same({ { field = "socket", path = "/run/v.sock" } }, v:socket_paths())
+    assert.are.same({ "/run/v.sock" }, v:socket_paths())
+    assert.are.same({ { field = "socket", path = "/run/v.sock" } }, v:socket_entries())
     assert.are.same({}, virtiofsd.config({ flavor = "c", fd = 3, source = "/d" }):socket_paths())
+    assert.are.same({}, virtiofsd.config({ flavor = "c", fd = 3, source = "/d" }):socket_entries())
     assert.is_true(v:validate())
     local c = v:copy()
     c.extra_args[1] = "-f"
