@@ -304,6 +304,7 @@ function Params:__tostring()
 end
 
 function Params.__eq(a, b)
+  if not (is_params(a) and is_params(b)) then return false end
   return a:render { limit = false } == b:render { limit = false }
 end
 

@@ -121,6 +121,7 @@ describe("vmlua.params", function()
       local p = params "a=1 b"
       local c = p:copy()
       assert.is_true(p == c)
+      assert.is_false(p == { "a=1", "b" }) -- only params objects compare equal
       c:set("b", "2")
       assert.is_false(p == c)
       assert.are.equal("a=1 b", tostring(p))
