@@ -202,11 +202,11 @@ describe("virtiofsd readiness and the builder protocol", function()
   end)
 
   it("find returns the first existing candidate", function()
+    finally(function() H.cleanup_tmp() end)
     local d = H.tmpdir()
     H.write(d .. "/virtiofsd", "")
     assert.are.equal(d .. "/virtiofsd", virtiofsd.find { d .. "/missing", d .. "/virtiofsd" })
     assert.is_nil(virtiofsd.find { d .. "/missing" })
-    H.cleanup_tmp()
   end)
 end)
 
