@@ -314,6 +314,13 @@ describe("vmlua.clh argv", function()
       end
     end)
 
+    it("an explicit shared = false stays with hugepages (cloud-hypervisor accepts huge pages for vhost-user)",
+       function()
+      assert.are.same({ "size=1G,shared=off,hugepages=on" },
+                      opt({ memory = { size = "1G", shared = false, hugepages = true },
+                            fs = { { tag = "t", socket = "/s" } } }, "--memory"))
+    end)
+
     it("memory zones: one --memory-zone flag, zones shared when vhost-user is used, size 0", function()
       local argv = config({
         memory_zones = { { id = "mem0", size = "1G", file = "/dev/hugepages/x", hugepages = true },

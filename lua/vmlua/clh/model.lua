@@ -142,7 +142,8 @@ local function check_memory(cfg, n)
   end
   local users = M.shared_memory_users(n)
   if #users > 0 then
-    if m.shared == false then
+    -- cloud-hypervisor: "Using vhost-user requires using shared memory or huge pages"
+    if m.shared == false and not m.hugepages then
       return fail("memory.shared", "must be true: %s needs shared guest memory (virtio-fs and vhost-user " ..
                   "back-ends map it), got false", users[1])
     end
