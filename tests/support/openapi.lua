@@ -17,14 +17,7 @@ function M.load(path)
   return doc
 end
 
-local function is_array(t)
-  local n = 0
-  for k in pairs(t) do
-    if math.type(k) ~= "integer" or k < 1 then return false end
-    n = n + 1
-  end
-  return n == #t
-end
+local is_array = require("vmlua.schema").is_array
 
 local function resolve(doc, ref)
   local name = ref:match("^#/components/schemas/(.+)$")

@@ -18,18 +18,7 @@ local function load_rows()
   return rows
 end
 
-local function after(argv, flag)
-  local out, on = {}, false
-  for _, a in ipairs(argv) do
-    if on then
-      if a:match("^%-") then break end
-      out[#out + 1] = a
-    elseif a == flag then
-      on = true
-    end
-  end
-  return on and out or nil
-end
+local after = require("support.argv").after
 
 -- Our builder given the row's fields, rendered as the seed's tests wrote
 -- it: "<flag> <element> <element>..." (an element may contain spaces:

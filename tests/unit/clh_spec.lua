@@ -11,25 +11,7 @@ local function config(t)
   return clh.config(t)
 end
 
--- The argv elements after `flag`, up to the next flag.
-local function after(argv, flag)
-  local out, on = {}, false
-  for _, a in ipairs(argv) do
-    if on then
-      if a:match("^%-") then break end
-      out[#out + 1] = a
-    elseif a == flag then
-      on = true
-    end
-  end
-  return on and out or nil
-end
-
-local function count(argv, flag)
-  local n = 0
-  for _, a in ipairs(argv) do if a == flag then n = n + 1 end end
-  return n
-end
+local after, count = require("support.argv").after, require("support.argv").count
 
 local function opt(t, flag) return after(config(t):argv(), flag) end
 
