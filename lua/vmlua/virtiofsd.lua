@@ -274,9 +274,11 @@ local function capture(core, argv, timeout)
   local p, err, errno = core.spawn { argv = argv, stdin = "null", stdout = "pipe", stderr = "stdout" }
   if not p then return nil, err, errno end
   local chunks = {}
-  local deadline = core.monotonic() + timeout
+  -- (os.time when the core lacks monotonic: a coarser deadline, never a wrong one)
+  local now = core.monotonic or os.time
+  local deadline = now() + timeout
   while true do
-    local left = deadline - core.monotonic()
+    local left = deadline - now()
     if left <= 0 then
       p:close()
       return nil, string.format("%s: no answer within %g s", table.concat(argv, " "), timeout)
@@ -292,7 +294,7 @@ local function capture(core, argv, timeout)
         and string.format("no answer within %g s", timeout) or tostring(rerr))
     end
   end
-  p:wait(math.max(0.05, deadline - core.monotonic()))
+  p:wait(math.max(0.05, deadline - now()))
   p.stdout:close()
   p:close()
   return table.concat(chunks)
