@@ -139,6 +139,8 @@ local CASES = {
   { "a zero memory size", { memory = "0" }, 'memory: must be > 0, got "0"' },
   { "an absurd memory size", { memory = "99999999999999999999G" },
     'memory: size too large, got "99999999999999999999G"' },
+  { "a size that would overflow when multiplied", { memory = "999999999999999G" },
+    'memory: size too large, got "999999999999999G"' },
   { "an absurd memory size in a table", { memory = { size = 1 << 62 } },
     "memory.size: size too large, got 4611686018427387904" },
   { "a file with a socket console mode", { console = { mode = "tty", file = "/c.log" } },

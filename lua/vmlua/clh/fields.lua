@@ -1,6 +1,6 @@
 --- The fields of `clh.config{}`: one table per device kind that drives the
 -- schema (vmlua.schema), the CLI emitter (clh/cli.lua) and the vm.create
--- emitter (clh/vmconfig.lua), plus the rules that span several fields.
+-- emitter (clh/vmconfig.lua). Rules spanning several fields: clh/model.lua.
 --
 -- Field names mirror cloud-hypervisor's CLI keys (`--disk path=,readonly=`)
 -- and VmConfig; where the two differ the CLI name is used and the entry
@@ -45,8 +45,11 @@ local function size(opts)
     local ok, err = size_base:check(v, path)
     if not ok then return nil, err end
     if type(v) == "string" then
-      local n = v:match("^(%d+)")
-      if #n > 15 or M.bytes(v) > MAX_BYTES then return S.fail(path, "size too large, got %s", S.show(v)) end
+      local n, suf = v:match("^(%d+)(%a?)$")
+      -- compare before multiplying: integer arithmetic would wrap
+      if #n > 18 or math.tointeger(tonumber(n)) > MAX_BYTES // MULT[suf:upper()] then
+        return S.fail(path, "size too large, got %s", S.show(v))
+      end
     elseif v > MAX_BYTES then
       return S.fail(path, "size too large, got %s", S.show(v))
     end
