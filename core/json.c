@@ -2,7 +2,6 @@
  * Strict JSON parsing and float formatting on top of json-c (see json.h).
  */
 #include <limits.h>
-#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,53 +10,80 @@
 
 #include "json.h"
 
-/* json-c accepts the literals NaN, Infinity and -Infinity even in strict
- * mode. Find the first one outside a string to report where it is. */
-static size_t find_nonfinite_literal(const char *text, size_t len)
+/*
+ * json-c's strict mode still accepts a few things RFC 8259 does not: the
+ * literals NaN and Infinity, single-quoted strings, raw control characters
+ * inside strings, "1." and "-01". This scan finds the first of those; the
+ * parser finds everything else. Returns its offset and sets *why, or leaves
+ * *why NULL.
+ */
+static int is_digit(char c)
 {
-	int in_string = 0;
-
-	for (size_t i = 0; i < len; i++) {
-		char c = text[i];
-		if (in_string) {
-			if (c == '\\')
-				i++;
-			else if (c == '"')
-				in_string = 0;
-		} else if (c == '"') {
-			in_string = 1;
-		} else if (c == 'N' || c == 'I') {
-			return i;
-		}
-	}
-	return 0;
+	return c >= '0' && c <= '9';
 }
 
-/* 1 when the tree holds a double that came from a NaN/Infinity literal. */
-static int has_nonfinite(struct json_object *o, int depth)
+static size_t scan_number(const char *t, size_t len, size_t i, const char **why)
 {
-	if (depth > VL_JSON_MAX_DEPTH + 1)
-		return 0;
-	switch (json_object_get_type(o)) {
-	case json_type_double:
-		return !isfinite(json_object_get_double(o)) &&
-		       strpbrk(json_object_get_string(o), "NI") != NULL;
-	case json_type_array:
-		for (size_t i = 0, n = json_object_array_length(o); i < n; i++)
-			if (has_nonfinite(json_object_array_get_idx(o, i), depth + 1))
-				return 1;
-		return 0;
-	case json_type_object: {
-		json_object_object_foreach(o, key, val) {
-			(void)key;
-			if (has_nonfinite(val, depth + 1))
-				return 1;
+	if (t[i] == '-')
+		i++;
+	if (i < len && t[i] == '0') {
+		if (++i < len && is_digit(t[i])) {
+			*why = "invalid number (leading zero)";
+			return i;
 		}
-		return 0;
+	} else {
+		while (i < len && is_digit(t[i]))
+			i++;
 	}
-	default:
-		return 0;
+	if (i < len && t[i] == '.') {
+		if (++i >= len || !is_digit(t[i])) {
+			*why = "invalid number (digit expected after '.')";
+			return i;
+		}
+		while (i < len && is_digit(t[i]))
+			i++;
 	}
+	if (i < len && (t[i] == 'e' || t[i] == 'E')) {
+		if (++i < len && (t[i] == '+' || t[i] == '-'))
+			i++;
+		while (i < len && is_digit(t[i]))
+			i++;
+	}
+	*why = NULL;
+	return i;
+}
+
+static size_t lexical_check(const char *t, size_t len, const char **why)
+{
+	*why = NULL;
+	for (size_t i = 0; i < len;) {
+		char c = t[i];
+		if (c == '"') {
+			for (i++; i < len && t[i] != '"'; i++) {
+				if (t[i] == '\\') {
+					i++;
+				} else if ((unsigned char)t[i] < 0x20) {
+					*why = "control character in string";
+					return i;
+				}
+			}
+			i++;
+		} else if (c == '-' || is_digit(c)) {
+			size_t end = scan_number(t, len, i, why);
+			if (*why != NULL)
+				return end;
+			i = end > i ? end : i + 1;
+		} else if (c == '\'') {
+			*why = "unexpected character";
+			return i;
+		} else if (c == 'N' || c == 'I') {
+			*why = "NaN and Infinity are not JSON";
+			return i;
+		} else {
+			i++;
+		}
+	}
+	return len;
 }
 
 struct json_object *vl_json_parse(const char *text, size_t len, int *ok, char *err, size_t errsz)
@@ -79,22 +105,29 @@ struct json_object *vl_json_parse(const char *text, size_t len, int *ok, char *e
 	size_t end = json_tokener_get_parse_end(tok);
 	json_tokener_free(tok);
 
+	const char *lex_why = NULL;
+	size_t lex_at = lexical_check(text, len, &lex_why);
 	if (jerr != json_tokener_success) {
 		const char *why = jerr == json_tokener_continue ? "unexpected end of data"
 								 : json_tokener_error_desc(jerr);
-		snprintf(err, errsz, "%s at offset %zu", why, end > len ? len : end);
+		if (end > len)
+			end = len;
+		if (lex_why != NULL && lex_at < end) {
+			why = lex_why;
+			end = lex_at;
+		}
+		snprintf(err, errsz, "%s at offset %zu", why, end);
+		json_object_put(o);
+		return NULL;
+	}
+	if (lex_why != NULL) {
+		snprintf(err, errsz, "%s at offset %zu", lex_why, lex_at);
 		json_object_put(o);
 		return NULL;
 	}
 	if (end < len) {
 		/* Stopped early: an embedded NUL byte ends the text for json-c. */
 		snprintf(err, errsz, "unexpected character at offset %zu", end);
-		json_object_put(o);
-		return NULL;
-	}
-	if (has_nonfinite(o, 0)) {
-		snprintf(err, errsz, "NaN and Infinity are not JSON at offset %zu",
-			 find_nonfinite_literal(text, len));
 		json_object_put(o);
 		return NULL;
 	}

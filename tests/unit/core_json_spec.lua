@@ -184,6 +184,12 @@ describe("core.json.decode", function()
       { '"\255"', "json: invalid utf-8 string at offset 1" },
       { "{}\0{}", "json: unexpected character at offset 2" },
       { "tru", "json: unexpected end of data at offset 3" },
+      { "1.", "json: invalid number (digit expected after '.') at offset 2" },
+      { "[1.e5]", "json: invalid number (digit expected after '.') at offset 3" },
+      { "-01", "json: invalid number (leading zero) at offset 2" },
+      { '["a\tb"]', "json: control character in string at offset 3" },
+      { "['a']", "json: unexpected character at offset 1" },
+      { "/* c */ 1", "json: unexpected character at offset 0" },
       { string.rep("[", 201) .. string.rep("]", 201), "json: nesting too deep at offset 200" },
     }
     for _, c in ipairs(cases) do
