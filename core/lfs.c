@@ -4,7 +4,7 @@
  *   exists(path), is_dir(path), access(path[, "rwx"])  -> boolean
  *   stat(path) -> {type, size, mode, uid, gid, mtime, ino, dev, nlink} (lstat)
  *   mkdir(path[, mode]), remove(path), remove_tree(path), close(fd) -> true
- *   mkdtemp(prefix), realpath(path), which(name[, path]) -> path
+ *   mkdtemp(prefix), realpath(path), readlink(path), which(name[, path]) -> path
  *   list(dir) -> sorted names
  * Failures are nil, "<what> <path>: <strerror>", errno.
  */
@@ -210,6 +210,18 @@ static int dir_box_gc(lua_State *L)
 	return 0;
 }
 
+static int fs_readlink(lua_State *L)
+{
+	const char *path = luaL_checkstring(L, 1);
+	char out[PATH_MAX];
+
+	ssize_t n = readlink(path, out, sizeof out - 1);
+	if (n < 0)
+		return vl_fail_errno(L, errno, "readlink %s", path);
+	lua_pushlstring(L, out, (size_t)n);
+	return 1;
+}
+
 static int cmp_names(const void *a, const void *b)
 {
 	return strcmp(*(const char *const *)a, *(const char *const *)b);
@@ -331,6 +343,7 @@ static const luaL_Reg fs_funcs[] = {
 	{ "remove_tree", fs_remove_tree },
 	{ "mkdtemp", fs_mkdtemp },
 	{ "realpath", fs_realpath },
+	{ "readlink", fs_readlink },
 	{ "list", fs_list },
 	{ "close", fs_close },
 	{ "which", fs_which },
