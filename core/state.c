@@ -19,7 +19,7 @@
 #include <json-c/json.h>
 
 #include "fsutil.h"
-#include "json.h"
+#include "jsontext.h"
 #include "paths.h"
 #include "state.h"
 
