@@ -85,7 +85,8 @@ describe("core.log text format", function()
       log.info("odd", { fn = print, cyc = t, nan = 0/0, bad = "\255", [1] = "positional" })
     ]])
     assert.equal(1, #lines)
-    assert.matches('^vmlua: info: odd 1=positional bad=\xef\xbf\xbd cyc="{\\"self\\":\\"<cycle>\\"}" fn="function: [^"]+" nan=%-?nan$',
+    assert.matches('^vmlua: info: odd 1=positional bad=\xef\xbf\xbd cyc="{\\"self\\":\\"<cycle>\\"}" '
+                   .. 'fn="function: [^"]+" nan=%-?nan$',
       lines[1])
   end)
 end)

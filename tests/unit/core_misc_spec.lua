@@ -147,7 +147,8 @@ describe("core.fs", function()
     assert(os.execute("ln -s real " .. dir .. "/l"))
     assert.equal(fs.realpath(dir) .. "/real", fs.realpath(dir .. "/l/../l/."))
     assert.equal("real", fs.readlink(dir .. "/l"))
-    assert.same({ nil, "realpath " .. dir .. "/nope: No such file or directory", ENOENT }, { fs.realpath(dir .. "/nope") })
+    assert.same({ nil, "realpath " .. dir .. "/nope: No such file or directory", ENOENT },
+      { fs.realpath(dir .. "/nope") })
     assert.same({ nil, "readlink " .. dir .. "/real: Invalid argument", EINVAL }, { fs.readlink(dir .. "/real") })
   end)
 
@@ -288,7 +289,8 @@ describe("core.sd_notify", function()
 
   it("reports a socket that is not there", function()
     core.setenv("NOTIFY_SOCKET", dir .. "/gone")
-    assert.same({ nil, "sd_notify " .. dir .. "/gone: No such file or directory", ENOENT }, { core.sd_notify("READY=1") })
+    assert.same({ nil, "sd_notify " .. dir .. "/gone: No such file or directory", ENOENT },
+      { core.sd_notify("READY=1") })
     core.setenv("NOTIFY_SOCKET", "relative/path")
     assert.same({ nil, "sd_notify relative/path: not a unix socket path or @name", EAFNOSUPPORT },
       { core.sd_notify("READY=1") })

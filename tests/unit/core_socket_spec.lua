@@ -146,6 +146,7 @@ describe("core.socket handles", function()
     do
       local a <close>, b2 = S.pair()
       b = b2
+      assert.matches("^vmlua.Socket %(fd", tostring(a))
     end
     assert.same({ nil, "eof" }, { b:recv(10, 1) })
     b:close()

@@ -233,6 +233,7 @@ describe("core.state locks", function()
     do
       local l <close> = assert(s:lock("vm1"))
       assert.is_nil(s:lock("vm1"))
+      assert.equal("vm1", l.id)
     end
     assert(s:lock("vm1")):unlock()
   end)
