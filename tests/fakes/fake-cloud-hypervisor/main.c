@@ -386,8 +386,10 @@ static void cli_boot_done(const struct errchain *ec, const char *body)
 	struct errchain e;
 
 	(void)body;
-	if (!ec)
+	if (!ec) {
+		http_resume();	/* requests that came in meanwhile */
 		return;
+	}
 	e = *ec;
 	ec_prepend(&e, "The VM could not boot");
 	ec_prepend(&e, "Error booting VM");
@@ -401,8 +403,10 @@ static void cli_restore_done(const struct errchain *ec, const char *body)
 	struct errchain e;
 
 	(void)body;
-	if (!ec)
+	if (!ec) {
+		http_resume();
 		return;
+	}
 	e = *ec;
 	ec_prepend(&e, "The VM could not be restored");
 	ec_prepend(&e, "Error restoring VM");

@@ -126,6 +126,7 @@ static void finish_start(void)
 		return;
 	}
 	devices_assign_all();
+	vm.ready_left = vm.crash_left = vm.poweroff_left = -1;
 	vm.balloon = (uint64_t)jint(jget(vm.cfg, "balloon"), "size", 0);
 	vm.boot_ram = (uint64_t)jint(jget(vm.cfg, "memory"), "size", 0);
 	vm.state = vm.target;
