@@ -686,7 +686,8 @@ describe("fake cloud-hypervisor", function()
       local rx = assert(core.socket.connect(dst.api, 10))
       assert(rx:send(request_text("PUT", "vm.receive-migration", json.encode { receiver_url = url })))
       -- (a probe connection would be taken for the migration: retry instead)
-      local r, deadline = nil, core.monotonic() + 10
+      local deadline = core.monotonic() + 10
+      local r
       repeat
         r = put(src.api, "vm.send-migration", { destination_url = url })
       until r.status == 204 or core.monotonic() > deadline or dst.p:wait(0.02)

@@ -144,6 +144,9 @@ static const char *what_uses(const char *path)
 	const struct devlist *d;
 	size_t i;
 
+	for (d = devlists; d->list && vm.plug_list; d++)
+		if (!strcmp(d->list, vm.plug_list))
+			return d->what;
 	for (d = devlists; d->list; d++)
 		for (i = 0; i < dev_count(vm.cfg, d->list); i++) {
 			const char *s = dev_vhost_socket(d->list, dev_at(vm.cfg, d->list, i));
