@@ -813,6 +813,28 @@ describe("fake cloud-hypervisor", function()
       l:close()
     end)
 
+    it("SIGTERM while a boot waits for its virtio-fs backend: exits 0 at once", function()
+      local v = vmm()
+      assert.equal(204, put(v.api, "vm.create", config(v, {
+        memory = { size = 128 << 20, shared = true },
+        fs = { { tag = "share", socket = v.dir .. "/fs.sock" } } })).status)
+      local boot = assert(core.socket.connect(v.api, 10))
+      assert(boot:send(request_text("PUT", "vm.boot")))
+      assert.is_true(quiet(boot, 0.2))
+      assert(v.p:signal("SIGTERM"))
+      assert.same({ "exited", 0 }, { v.p:wait(20) })
+      assert.same({ nil, "eof" }, { boot:read_line(10) })
+      boot:close()
+    end)
+
+    it("refuses a second VMM on the same socket path, which stays the first one's", function()
+      local v = vmm()
+      local _, code, err = run { "--api-socket", v.api }
+      assert.equal(1, code)
+      assert.matches("0: Failed to start the VMM thread\n  1: API socket .* is already in use", err)
+      assert.equal(200, get(v.api, "vmm.ping").status)
+    end)
+
     it("FAKE_CLH_FAIL_AT_START: message and status, nothing created", function()
       local dir = H.tmpdir()
       local _, code, err = run({ "--api-socket", dir .. "/api.sock" },

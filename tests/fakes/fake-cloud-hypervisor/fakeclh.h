@@ -185,7 +185,6 @@ char *random_mac(void);
 
 /* ---- the VM (vm.c) ------------------------------------------------------ */
 enum vm_state { VM_NONE, VM_CREATED, VM_RUNNING, VM_PAUSED };
-const char *vm_state_name(void);
 enum vm_state vm_state(void);
 json_object *vm_config(void);
 
@@ -236,7 +235,6 @@ void vhost_connect_all(char **paths, int n, vhost_done_cb done);
 void vhost_retry(void);
 void vhost_disconnect_all(void);
 void vhost_close(const char *path);
-bool vhost_pending(void);
 bool vsock_listen(json_object *vsock, struct errchain *ec);
 void vsock_close(void);
 

@@ -101,7 +101,7 @@ bool feature_enabled(const char *name)
 
 /* ---- the poll loop ---------------------------------------------------------- */
 
-#define MAX_SOURCES 128
+#define MAX_SOURCES 160
 
 static struct source {
 	int fd;
@@ -192,6 +192,7 @@ static void timer_rearm(void)
 
 static int exit_status = -1;
 static char *api_socket_path;
+static bool api_bound;		/* we created the socket file: remove it at exit */
 static bool flush_expired;
 
 void vmm_exit(int status)
@@ -272,7 +273,7 @@ static int api_fd_arg = -1;
 static void __attribute__((noreturn)) die_chain(struct errchain *ec)
 {
 	ec_print_cli(ec);
-	if (api_socket_path)
+	if (api_bound)
 		unlink(api_socket_path);
 	cli_free(&cli);
 	exit(1);
@@ -379,6 +380,7 @@ static void bind_api(void)
 		ec_prepend(&ec, "Failed to start the VMM thread");
 		die_chain(&ec);
 	}
+	api_bound = api_socket_path != NULL;
 }
 
 static void cli_boot_done(const struct errchain *ec, const char *body)
@@ -531,7 +533,7 @@ int main(int argc, char **argv)
 	events_close();
 	close(sfd);
 	close(timer_fd);
-	if (api_socket_path)
+	if (api_bound)
 		unlink(api_socket_path);
 	free(api_socket_path);
 	cli_free(&cli);

@@ -36,13 +36,6 @@ json_object *vm_config(void)
 	return vm.cfg;
 }
 
-const char *vm_state_name(void)
-{
-	static const char *const names[] = { "NotCreated", "Created", "Running", "Paused" };
-
-	return names[vm.state];
-}
-
 static bool booted(void)
 {
 	return vm.state == VM_RUNNING || vm.state == VM_PAUSED;
@@ -348,9 +341,22 @@ static void close_owned_fds(void)
 	vm.fds = NULL;
 }
 
+/* A start still waiting for its backends is abandoned (the VMM exits). */
+static void cancel_start(void)
+{
+	if (vm.start == START_NONE)
+		return;
+	vhost_disconnect_all();
+	json_object_put(vm.plug);
+	vm.plug = NULL;
+	vm.plug_list = NULL;
+	vm.start = START_NONE;
+}
+
 bool vm_delete(struct errchain *ec)
 {
 	(void)ec;
+	cancel_start();
 	if (!vm.cfg)
 		return true;
 	if (booted())
@@ -382,9 +388,7 @@ void vm_forget(void)
 
 void vm_cleanup(void)
 {
-	if (vm.start == START_PLUG)
-		json_object_put(vm.plug);
-	vm.start = START_NONE;
+	cancel_start();
 	if (booted())
 		drop_vm(false);
 	vhost_disconnect_all();

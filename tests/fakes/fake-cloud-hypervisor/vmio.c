@@ -358,11 +358,6 @@ void vhost_retry(void)
 		attempt();
 }
 
-bool vhost_pending(void)
-{
-	return pending.done != NULL;
-}
-
 void vhost_close(const char *path)
 {
 	int i;
