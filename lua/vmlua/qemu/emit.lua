@@ -40,12 +40,6 @@ function Ctx:fd(ref, path)
   return self:check(n, err)
 end
 
-function Ctx:need_iothread(id, path)
-  if not self.iothread_ids[id] then
-    self:fail(path, "no iothread %s (declare it in iothreads or objects)", S.show(id))
-  end
-end
-
 --- A confidential-guest object that loads its firmware as -bios.
 function Ctx:firmware(file, path)
   local bios = self.fields.bios
@@ -116,12 +110,7 @@ local function new_ctx(f)
     transport = X.default(mtype),
     pcie_root = X.pcie_root(mtype),
     fdt = fds.new(f.fds),
-    iothread_ids = {},
   }, Ctx)
-  for _, t in ipairs(f.iothreads or {}) do c.iothread_ids[type(t) == "table" and t.id or t] = true end
-  for _, o in ipairs(f.objects or {}) do
-    if o.type == "iothread" then c.iothread_ids[o.id] = true end
-  end
   for i = 1, #(f.fds or {}) do c:check(fds.entry:check(f.fds[i], S.join("fds", i))) end
   return c
 end

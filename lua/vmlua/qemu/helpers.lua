@@ -82,19 +82,27 @@ local function transact(cfg, what, change)
   return true
 end
 
-local function has_shared_ram(f)
-  for _, o in ipairs(f.objects or {}) do
-    if o.ram and o.share then return true end
+local memory_knobs = { "huge_pages", "file_backed_mem", "mem_shared", "mem_prealloc" }
+
+-- Where the guest RAM comes from (nil: QEMU's default RAM) and whether it
+-- is shared memory a vhost-user backend can map (fd-based, share=on).
+local function ram_source(f)
+  for i, o in ipairs(f.objects or {}) do
+    if o.ram then return S.join("objects", i), o.share == true and o.type ~= "memory-backend-ram" end
   end
   local k = f.knobs or {}
-  if k.mem_shared and (k.huge_pages or (k.file_backed_mem and (f.memory or {}).path)) then return true end
-  if f.numa_nodes and k.mem_shared then
+  if f.numa_nodes then
     for _, n in ipairs(f.numa_nodes) do
-      if (n.mem_backend_type or "memory-backend-ram") == "memory-backend-ram" then return false end
+      if (n.mem_backend_type or "memory-backend-ram") == "memory-backend-ram" then return "numa_nodes", false end
     end
-    return true
+    return "numa_nodes", k.mem_shared == true
   end
-  return false
+  for _, n in ipairs(memory_knobs) do
+    if k[n] then
+      return "knobs." .. n, k.mem_shared == true and (k.huge_pages == true or (k.file_backed_mem == true and (f.memory or {}).path ~= nil))
+    end
+  end
+  return nil
 end
 
 local share_args = S.record { tag = F.word:req(), socket = F.path:req(), queue_size = S.integer { min = 1, max = 1024 } }
@@ -116,7 +124,12 @@ function methods:add_share(args)
     end
     append(f, "devices", H.virtiofs { tag = args.tag, socket = args.socket, queue_size = args.queue_size,
                                       id = "vmlua-fs" .. n })
-    if not has_shared_ram(f) then append(f, "objects", H.shared_memory { size = f.memory.size }) end
+    local source, shared = ram_source(f)
+    if source and not shared then
+      return nil, string.format("the guest RAM (%s) is not in shared memory that virtiofsd can map"
+        .. " (use knobs.mem_shared with file_backed_mem or huge_pages, or leave the RAM backend to add_share)", source)
+    end
+    if not source then append(f, "objects", H.shared_memory { size = f.memory.size }) end
     return true
   end)
 end

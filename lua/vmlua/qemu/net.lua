@@ -64,7 +64,7 @@ K.net = {
       if t == "pci" then o:add("vectors", 2 * #d.fds + 2) end
     end
     X.romfile(o, d, t)
-    X.iommu(o, ctx)
+    X.iommu(o, ctx, t)
     return { "-netdev", nd:str(), "-device", o:str() }
   end,
 }
@@ -122,7 +122,7 @@ K.vhost_user = {
       o = O.new(X.driver("vhost-user-fs", t)):add("chardev", d.char_dev_id):add("tag", d.tag)
       o:add("queue-size", d.queue_size or 1024)
       if d.cache_size then o:raw(string.format("cache-size=%dM", d.cache_size)) end
-      X.iommu(o, ctx)
+      X.iommu(o, ctx, t)
       X.pcie_bus(o, ctx, t)
       X.romfile(o, d, t)
       out[#out + 1] = "-device"
@@ -131,7 +131,7 @@ K.vhost_user = {
     end
     X.pcie_bus(o, ctx, t)
     X.romfile(o, d, t)
-    X.iommu(o, ctx)
+    X.iommu(o, ctx, t)
     out[#out + 1] = "-device"
     out[#out + 1] = o:str()
     return out

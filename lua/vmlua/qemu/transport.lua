@@ -7,7 +7,9 @@
 -- type q35* or virt*) the net, vhost-user and vsock devices are pinned with
 -- `bus=pcie.0`. Unlike govmm, setting a PCI-only option on an mmio device
 -- is an error instead of being dropped, and `knobs.iommu_platform` adds
--- `iommu_platform=on` on every virtio device (govmm: CCW only).
+-- `iommu_platform=on` on every virtio device (govmm: CCW only); on PCI also
+-- `disable-legacy=on`, since QEMU refuses iommu_platform on a transitional
+-- (legacy-capable) virtio-pci device.
 local F = require "vmlua.qemu.fields"
 
 local X = {}
@@ -49,6 +51,8 @@ function X.resolve(dev, ctx, path)
     if dev.disable_modern then
       ctx:fail(path .. ".disable_modern", "only applies to the pci transport (this device uses %s)", t)
     end
+  elseif dev.disable_modern and ctx.knobs.iommu_platform then
+    ctx:fail(path .. ".disable_modern", "cannot be combined with knobs.iommu_platform (which needs a modern-only device)")
   end
   return t
 end
@@ -67,8 +71,11 @@ function X.romfile(o, dev, transport)
   if transport == "pci" and dev.romfile then o:add("romfile", dev.romfile) end
 end
 
-function X.iommu(o, ctx)
-  if ctx.knobs.iommu_platform then o:raw("iommu_platform=on") end
+function X.iommu(o, ctx, transport)
+  if ctx.knobs.iommu_platform then
+    if transport == "pci" then o:raw("disable-legacy=on") end
+    o:raw("iommu_platform=on")
+  end
 end
 
 --- `bus=pcie.0` for a PCI device on a PCIe machine.

@@ -30,7 +30,7 @@ K.fs = {
     X.disable_modern(o, d, t)
     o:add("fsdev", d.id):add("mount_tag", d.mount_tag)
     X.romfile(o, d, t)
-    X.iommu(o, ctx)
+    X.iommu(o, ctx, t)
     local fs = O.new(d.fs_driver or "local"):add("id", d.id):add("path", d.path)
     fs:add("security_model", d.security_model or "none"):opt("multidevs", d.multidev)
     return { "-device", o:str(), "-fsdev", fs:str() }
@@ -107,7 +107,7 @@ K.serial = {
     o:add("id", d.id)
     X.romfile(o, d, t)
     o:opt("max_ports", d.max_ports) -- govmm: only together with romfile
-    X.iommu(o, ctx)
+    X.iommu(o, ctx, t)
     return { "-device", o:str() }
   end,
 }
@@ -133,7 +133,7 @@ K.block = {
     o:add("drive", d.id)
     if not d.wce then o:raw("config-wce=off") end
     X.romfile(o, d, t)
-    X.iommu(o, ctx)
+    X.iommu(o, ctx, t)
     if d.share_rw then o:raw("share-rw=on") end
     if d.discard_unmap then o:raw("discard=on") end
     o:add("serial", d.id)
@@ -160,7 +160,7 @@ K.vsock = {
     o:add("id", d.id):add("guest-cid", d.context_id)
     X.pcie_bus(o, ctx, t)
     X.romfile(o, d, t)
-    X.iommu(o, ctx)
+    X.iommu(o, ctx, t)
     return { "-device", o:str() }
   end,
 }
@@ -178,7 +178,7 @@ K.rng = {
     local obj = O.new("rng-random"):add("id", d.id):opt("filename", d.filename)
     local o = O.new(X.driver("virtio-rng", t)):add("rng", d.id)
     X.romfile(o, d, t)
-    X.iommu(o, ctx)
+    X.iommu(o, ctx, t)
     o:opt("max-bytes", d.max_bytes):opt("period", d.period)
     return { "-object", obj:str(), "-device", o:str() }
   end,
@@ -198,7 +198,7 @@ K.balloon = {
     o:add("deflate-on-oom", d.deflate_on_oom == true)
     X.disable_modern(o, d, t)
     o:add("free-page-reporting", d.free_page_reporting == true)
-    X.iommu(o, ctx)
+    X.iommu(o, ctx, t)
     return { "-device", o:str() }
   end,
 }
@@ -213,12 +213,11 @@ K.scsi = {
   },
   emit = function(d, ctx, path)
     local t = X.resolve(d, ctx, path)
-    if d.iothread then ctx:need_iothread(d.iothread, path .. ".iothread") end
     local o = O.new(X.driver("virtio-scsi", t)):add("id", d.id):opt("bus", d.bus):opt("addr", d.addr)
     X.disable_modern(o, d, t)
     o:opt("iothread", d.iothread)
     X.romfile(o, d, t)
-    X.iommu(o, ctx)
+    X.iommu(o, ctx, t)
     return { "-device", o:str() }
   end,
 }
