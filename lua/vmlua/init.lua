@@ -1,12 +1,70 @@
---- vmlua: the Lua library behind the vmlua launcher.
--- `require "vmlua"` gives the recipe-facing API: `sandbox{}`, `args`,
--- `load_recipe(path, args)` and the version.
+--- vmlua: the recipe-facing API.
+--
+--     local vmlua = require "vmlua"
+--     return vmlua.sandbox { id = vmlua.args.id or "demo", hypervisor = ..., ... }
+--
+-- `vmlua.args` holds the `--set KEY=VALUE` values of the current run;
+-- `vmlua.recipe_path` and `vmlua.recipe_dir` name the recipe being loaded.
+-- Loading a recipe starts nothing, so recipes can be tested with busted.
 local core = require "vmlua.core"
 
 local vmlua = {
   version = core.version,
-  --- Values given with `vmlua run RECIPE --set KEY=VALUE` (strings).
   args = {},
+  recipe_path = nil,
+  recipe_dir = nil,
 }
+
+--- Build a sandbox description (see docs/recipes.md). Raises, naming the
+-- recipe's file:line and the field, when the description is wrong.
+function vmlua.sandbox(spec)
+  return require("vmlua.sandbox").new(spec, 2)
+end
+
+--- True when `v` is a sandbox made by vmlua.sandbox{}.
+function vmlua.is_sandbox(v)
+  return require("vmlua.sandbox").is_sandbox(v)
+end
+
+local function absolute(path)
+  if path:sub(1, 1) == "/" then return path end
+  local real = core.fs.realpath(path)
+  if real then return real end
+  local cwd = core.fs.realpath(".") or os.getenv("PWD") or "."
+  return cwd .. "/" .. path
+end
+
+local function dirname(path)
+  return path:match("^(.*)/[^/]*$") or "."
+end
+
+--- Load a recipe file with `args` as vmlua.args.
+-- Returns the sandbox, or nil and a message that names file:line (syntax
+-- and runtime errors) or says what the recipe should have returned.
+function vmlua.load_recipe(path, args)
+  if type(path) ~= "string" then error("load_recipe: path must be a string", 2) end
+  args = args or {}
+  local f, ferr = io.open(path, "r")
+  if not f then return nil, "cannot read recipe " .. ferr end
+  f:close()
+  local chunk, err = loadfile(path, "t")
+  if not chunk then return nil, err end
+  local abs = absolute(path)
+  local saved = { vmlua.args, vmlua.recipe_path, vmlua.recipe_dir }
+  vmlua.args, vmlua.recipe_path, vmlua.recipe_dir = args, abs, dirname(abs)
+  local ok, res = xpcall(chunk, function(e)
+    if type(e) ~= "string" then e = tostring(e) end
+    if os.getenv("VMLUA_LOG") == "debug" then e = debug.traceback(e, 2) end
+    return e
+  end)
+  vmlua.args, vmlua.recipe_path, vmlua.recipe_dir = saved[1], saved[2], saved[3]
+  if not ok then return nil, res end
+  if not vmlua.is_sandbox(res) then
+    return nil, path .. ": must return vmlua.sandbox{...} (it returned " .. type(res) .. ")"
+  end
+  res.recipe = abs
+  res.args = args
+  return res
+end
 
 return vmlua

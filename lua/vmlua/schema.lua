@@ -191,18 +191,30 @@ function S.any(opts)
   return new("any", opts, function() return true end)
 end
 
---- A value accepted by the first schema that accepts it; the message names
--- what was expected (`opts.describe`) when none does.
+local accepts_type = {
+  string = { string = true, size = true },
+  table = { record = true, array = true, map = true, variant = true },
+  number = { integer = true, number = true, size = true },
+  boolean = { boolean = true },
+}
+
+--- A value accepted by the first schema that accepts it. When none does,
+-- the alternative made for the value's type explains why (so a typo inside
+-- a table is reported as such); otherwise the message names what was
+-- expected (`opts.describe`).
 function S.either(list, opts)
   return new("either", opts, function(self, v, path)
-    local first_err
+    local same_type_err
     for _, s in ipairs(list) do
       local ok, err = s:check(v, path)
       if ok then return true end
-      first_err = first_err or err
+      local kinds = accepts_type[type(v)]
+      if kinds and kinds[s.kind] and not same_type_err then same_type_err = err end
     end
+    if same_type_err then return nil, same_type_err end
     if self.opts.describe then return fail(path, "expected %s, got %s", self.opts.describe, S.show(v)) end
-    return nil, first_err
+    local _, err = list[1]:check(v, path)
+    return nil, err
   end)
 end
 
@@ -225,8 +237,12 @@ function S.array(elem, opts)
       return fail(path, "expected a list, got %s", S.show(v))
     end
     local o = self.opts
-    if o.min and #v < o.min then return fail(path, "needs at least %d entries, got %d", o.min, #v) end
-    if o.max and #v > o.max then return fail(path, "takes at most %d entries, got %d", o.max, #v) end
+    if o.min and #v < o.min then
+      return fail(path, "needs at least %d %s, got %d", o.min, o.min == 1 and "entry" or "entries", #v)
+    end
+    if o.max and #v > o.max then
+      return fail(path, "takes at most %d %s, got %d", o.max, o.max == 1 and "entry" or "entries", #v)
+    end
     for i = 1, #v do
       local ok, err = elem:check(v[i], S.join(path, i))
       if not ok then return nil, err end
@@ -268,14 +284,15 @@ function S.record(fields, opts)
     end
     local extra = self.opts.extra or {}
     for k in pairs(v) do
-      if type(k) ~= "string" then
+      if extra[k] then
+        -- accepted as is (a variant's discriminator, a positional entry)
+      elseif type(k) ~= "string" then
         if math.type(k) == "integer" then
           return fail(S.join(path, k), "unexpected list entry (this table takes named fields: %s)",
                       table.concat(names, ", "))
         end
         return fail(path, "unexpected key %s", S.show(k))
-      end
-      if fields[k] == nil and not extra[k] then
+      elseif fields[k] == nil then
         return S.unknown(S.join(path, k), k, names)
       end
     end

@@ -1,0 +1,42 @@
+--- vmlua run RECIPE: start a sandbox and supervise it.
+local cli = require "vmlua.cli"
+local common = require "vmlua.cli.common"
+
+return {
+  summary = "start a sandbox and supervise it until it stops",
+  usage = "run RECIPE [--set KEY=VALUE]... [--id ID] [-d|--detach] [--timeout SEC]",
+  description = table.concat({
+    "Starts the recipe's helpers (virtiofsd for each share), then the hypervisor, waits",
+    "until the sandbox is ready and supervises it. The first Ctrl-C or SIGTERM runs the",
+    "stop policy, a second one kills. Exits 0 when the VM shut down cleanly, 1 when it",
+    "failed to start, died or timed out, 2 for a usage or recipe error.",
+  }, "\n"),
+  args = { "RECIPE" },
+  options = {
+    common.SET_OPTION,
+    { long = "--id", arg = "ID", help = "the sandbox id (default: the recipe's id)" },
+    { long = "--detach", short = "-d", help = "return once the VM is ready, leaving a supervisor" },
+    { long = "--timeout", arg = "SEC", number = true, help = "readiness timeout for each probe" },
+    { long = "--progress", help = "print progress lines even when stderr is not a terminal" },
+  },
+  run = function(opts, pos)
+    local core = require "vmlua.core"
+    local sb = common.load(pos[1], opts)
+    if opts.id then
+      local ok, err = core.paths.check_id(opts.id)
+      if not ok then cli.usage("--id: " .. err) end
+    end
+    if opts.timeout then
+      for _, p in ipairs(sb.ready) do p.timeout = opts.timeout end
+      sb.timeouts.ready = opts.timeout
+    end
+    local plan = require("vmlua.sandbox.wiring").plan(sb, { id = opts.id, run_dir = common.run_dir() })
+    local rt = require("vmlua.sandbox.runtime").new(sb, plan, {
+      detach = opts.detach, progress = opts.progress or nil,
+    })
+    local code, msg = require("vmlua.sandbox.launch").run(rt)
+    if code ~= 0 then cli.fail(msg or "failed", code) end
+    if rt.detached_parent then io.stdout:write(plan.id, "\n") end
+    return 0
+  end,
+}

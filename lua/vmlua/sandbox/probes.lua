@@ -1,0 +1,201 @@
+--- Readiness probes. Each probe waits, with its own timeout, for one sign of
+-- life while watching every started process (a process that exits fails the
+-- start at once) and the stop signals (an interrupt aborts the start).
+--
+-- Kinds: serial (text in the serial log), line (text in the hypervisor's
+-- output), socket (a path accepts connections), qmp (QEMU run state),
+-- api (cloud-hypervisor vmm.ping, then vm.info state), fn (a Lua function
+-- polled with backoff).
+local core = require "vmlua.core"
+
+local M = {}
+
+M.STOP_SIGNALS = { "SIGINT", "SIGTERM", "SIGUSR1" }
+
+local function remaining(deadline)
+  if not deadline then return nil end
+  return math.max(0, deadline - core.monotonic())
+end
+
+--- Conditions for the processes a start watches, then the stop signals.
+local function base_conditions(rt, watch)
+  local conds, who = {}, {}
+  for _, w in ipairs(watch or rt:watched()) do
+    conds[#conds + 1] = { exit = w.proc }
+    who[#conds] = w
+  end
+  conds[#conds + 1] = { signal = M.STOP_SIGNALS }
+  return conds, who
+end
+
+--- Wait for `extra` conditions (appended after the base ones) until
+-- `deadline`. Returns the index into `extra` and the event, or nil and a
+-- failure table { kind = "exit"|"signal"|"timeout"|"error", ... }.
+function M.wait_for(rt, extra, deadline, watch)
+  local conds, who = base_conditions(rt, watch)
+  local nbase = #conds
+  for _, c in ipairs(extra) do conds[#conds + 1] = c end
+  local i, ev, errno = core.wait(conds, remaining(deadline))
+  if not i then
+    if ev == "timeout" then return nil, { kind = "timeout" } end
+    return nil, { kind = "error", message = tostring(ev), errno = errno }
+  end
+  if i < nbase then
+    local w = who[i]
+    local log = rt.procs[w.name] and rt.procs[w.name].spec.log
+    return nil, { kind = "exit", name = w.name, event = ev, message = rt:describe_exit(w.name, ev, log) }
+  elseif i == nbase then
+    return nil, { kind = "signal", signal = ev.signal }
+  end
+  return i - nbase, ev
+end
+
+local function describe(p)
+  if p.kind == "serial" or p.kind == "line" then
+    return string.format("%s probe (%s)", p.kind, p.text and string.format("%q", p.text) or ("pattern " .. p.pattern))
+  elseif p.kind == "socket" then
+    return "socket probe (" .. p.path .. ")"
+  elseif p.kind == "qmp" or p.kind == "api" then
+    return string.format("%s probe (state %s)", p.kind, p.state)
+  end
+  return "fn probe"
+end
+M.describe = describe
+
+local function line_condition(rt, p)
+  rt.followers = rt.followers or {}
+  local s = rt.followers[p.file]
+  if not s then
+    local err
+    s, err = core.follow(p.file, { from = "start" })
+    if not s then return nil, err end
+    rt.followers[p.file] = s
+  end
+  if p.text then return { line = s, find = p.text } end
+  return { line = s, pattern = p.pattern }
+end
+
+local probe_impl = {}
+
+function probe_impl.serial(rt, p, deadline)
+  local cond, err = line_condition(rt, p)
+  if not cond then return nil, { kind = "error", message = err } end
+  local _, fail = M.wait_for(rt, { cond }, deadline)
+  if fail then return nil, fail end
+  return true
+end
+probe_impl.line = probe_impl.serial
+
+function probe_impl.socket(rt, p, deadline)
+  local _, fail = M.wait_for(rt, { { socket = p.path } }, deadline)
+  if fail then return nil, fail end
+  return true
+end
+
+--- Sleep with backoff between polls while still watching processes and signals.
+local function backoff_wait(rt, delay, deadline)
+  local left = remaining(deadline)
+  if left and left < delay then delay = left end
+  local _, fail = M.wait_for(rt, {}, core.monotonic() + delay)
+  if fail and fail.kind ~= "timeout" then return nil, fail end
+  return true
+end
+
+function probe_impl.qmp(rt, p, deadline)
+  local _, fail = M.wait_for(rt, { { socket = rt.plan.control_socket } }, deadline)
+  if fail then return nil, fail end
+  local client, err = rt:qmp(remaining(deadline))
+  if not client then return nil, { kind = "error", message = err } end
+  local last
+  while true do
+    local st, qerr = client:query_status()
+    if not st then client:close(); return nil, { kind = "error", message = qerr } end
+    last = st.status
+    if st.status == p.state then break end
+    -- A state change comes with an event (RESUME, STOP, ...): wait for QMP
+    -- traffic rather than polling.
+    local _, wfail = M.wait_for(rt, { { readable = client:socket() } }, deadline)
+    if wfail then client:close(); wfail.last_state = last; return nil, wfail end
+    client:events()
+  end
+  client:close()
+  return true
+end
+
+function probe_impl.api(rt, p, deadline)
+  local _, fail = M.wait_for(rt, { { socket = rt.plan.control_socket } }, deadline)
+  if fail then return nil, fail end
+  local api = rt:api()
+  local delay = 0.005
+  local last
+  while true do
+    local ok = api:ping()
+    if ok then
+      local info = api:info()
+      last = info and info.state
+      if last == p.state then return true end
+    end
+    local waited, wfail = backoff_wait(rt, delay, deadline)
+    if not waited then return nil, wfail end
+    if remaining(deadline) == 0 then return nil, { kind = "timeout", last_state = last } end
+    delay = math.min(delay * 2, 0.25)
+  end
+end
+
+function probe_impl.fn(rt, p, deadline)
+  local delay = p.interval or 0.01
+  while true do
+    local ok, res = pcall(p.fn, rt)
+    if not ok then return nil, { kind = "error", message = "fn probe raised: " .. tostring(res) } end
+    if res then return true end
+    local waited, wfail = backoff_wait(rt, delay, deadline)
+    if not waited then return nil, wfail end
+    if remaining(deadline) == 0 then return nil, { kind = "timeout" } end
+    if not p.interval then delay = math.min(delay * 2, 1.0) end
+  end
+end
+
+--- The failure message for a probe: what did not pass, how long it took,
+-- the hint, and the tails of the serial log and the hypervisor's output.
+function M.failure_message(rt, p, fail, spent)
+  local msg
+  if fail.kind == "timeout" then
+    msg = string.format("ready: %s did not pass within %.1f s", describe(p), spent)
+    if fail.last_state then msg = msg .. " (last state: " .. tostring(fail.last_state) .. ")" end
+  elseif fail.kind == "exit" then
+    return string.format("ready: %s failed after %.1f s: %s", describe(p), spent, fail.message)
+  elseif fail.kind == "signal" then
+    return string.format("interrupted by %s while waiting for %s", fail.signal, describe(p))
+  else
+    msg = string.format("ready: %s failed after %.1f s: %s", describe(p), spent, tostring(fail.message))
+  end
+  if p.hint then msg = msg .. "\nhint: " .. p.hint end
+  local serial = rt.plan.serial_log and require("vmlua.sandbox.runtime").tail(rt.plan.serial_log, 20) or ""
+  msg = msg .. "\n--- serial log (last lines) ---\n" .. (serial ~= "" and serial or "(empty)")
+  local hv = rt.plan.hypervisor and require("vmlua.sandbox.runtime").tail(rt.plan.hypervisor.log, 20) or ""
+  msg = msg .. "\n--- hypervisor output (last lines) ---\n" .. (hv ~= "" and hv or "(empty)")
+  return msg
+end
+
+--- Run one probe; true, or nil and the failure table (with .message set).
+function M.run(rt, p)
+  local t0 = core.monotonic()
+  local deadline = p.timeout and (t0 + p.timeout) or nil
+  local impl = probe_impl[p.kind]
+  local ok, fail = impl(rt, p, deadline)
+  if ok then return true, core.monotonic() - t0 end
+  fail.message = M.failure_message(rt, p, fail, core.monotonic() - t0)
+  return nil, fail
+end
+
+--- Run probes in order.
+function M.run_all(rt, list, label)
+  for _, p in ipairs(list) do
+    local ok, res = M.run(rt, p)
+    if not ok then return nil, res end
+    rt:progress("%s: %s passed (%.2f s)", label or rt.id, describe(p), res)
+  end
+  return true
+end
+
+return M

@@ -1,0 +1,172 @@
+--- Turn a sandbox description into a plan: the sandbox dir, every socket and
+-- log path, the processes to start in order (virtiofsd for each share and
+-- the recipe's helpers, then the hypervisor) with their argv, and the
+-- readiness probes bound to those paths. Computing a plan starts nothing and
+-- creates nothing; `plan`, `check` and `run` all use it.
+local core = require "vmlua.core"
+
+local M = {}
+
+--- Where virtiofsd is looked for when a share does not name it: the Rust
+-- virtiofsd on PATH or in /usr/libexec, then QEMU's C virtiofsd.
+M.VIRTIOFSD_CANDIDATES = { "virtiofsd", "/usr/libexec/virtiofsd", "/usr/lib/qemu/virtiofsd" }
+
+local function find_virtiofsd(path)
+  if path then return core.fs.which(path) or path end
+  for _, c in ipairs(M.VIRTIOFSD_CANDIDATES) do
+    local p = core.fs.which(c)
+    if p then return p end
+  end
+  return nil
+end
+M.find_virtiofsd = find_virtiofsd
+
+local function socket_path(dir, name, errors)
+  local p, err = core.paths.socket(dir, name)
+  if not p then
+    errors[#errors + 1] = err
+    return dir .. "/" .. name
+  end
+  return p
+end
+
+local function merged_env(...)
+  local out = {}
+  for i = 1, select("#", ...) do
+    for k, v in pairs(select(i, ...) or {}) do out[k] = v end
+  end
+  return out
+end
+
+-- A probe bound to this plan: serial and line probes read files in the dir.
+local function bind_probe(p, plan, owner_log)
+  local b = {}
+  for k, v in pairs(p) do b[k] = v end
+  if p.kind == "serial" then
+    b.file = plan.serial_log
+  elseif p.kind == "line" then
+    b.file = owner_log
+  elseif p.kind == "socket" and p.path:sub(1, 1) ~= "/" then
+    b.path = plan.dir .. "/" .. p.path
+  end
+  return b
+end
+
+local function virtiofsd_process(sb, plan, i, share, errors)
+  local vfs_mod = require "vmlua.virtiofsd"
+  local sock = socket_path(plan.dir, string.format("vfs%d.sock", i), errors)
+  local bin = find_virtiofsd(share.virtiofsd.path)
+  if not bin then
+    errors[#errors + 1] = string.format(
+      "shares[%d]: virtiofsd not found (looked for %s); install it or set shares[%d].virtiofsd.path",
+      i, table.concat(M.VIRTIOFSD_CANDIDATES, ", "), i)
+    bin = share.virtiofsd.path or "virtiofsd"
+  end
+  local v = share.virtiofsd
+  local cfg = vfs_mod.config {
+    path = bin, socket = sock, source = sb:resolve(share.source), cache = share.cache,
+    sandbox = v.sandbox, thread_pool_size = v.thread_pool_size, extra_args = v.extra_args,
+    flavor = v.flavor,
+  }
+  local name = "virtiofsd-" .. share.tag
+  local log = plan.dir .. "/" .. string.format("virtiofsd-%d.log", i)
+  local ready = cfg:ready()
+  return {
+    name = name, role = "share", share = i, tag = share.tag, argv = cfg:argv(), log = log,
+    socket = sock, cwd = sb.base_dir, env = v.env, timeout = share.timeout,
+    ready = { bind_probe(ready.line and { kind = "line", text = ready.line, timeout = share.timeout }
+                         or { kind = "socket", path = ready.socket or sock, timeout = share.timeout },
+                         plan, log) },
+    stop = { signal = "SIGTERM", grace = 5 },
+  }, sock
+end
+
+--- Compute the plan for `sb` in `run_dir`. Returns the plan; problems that
+-- would stop a launch (a socket path over the sun_path limit, virtiofsd
+-- missing) are collected in plan.errors rather than raised, so that `check`
+-- can report all of them.
+function M.plan(sb, opts)
+  opts = opts or {}
+  local id = opts.id or sb.id
+  local run_dir = opts.run_dir or core.paths.default_run_dir()
+  local plan = {
+    id = id, run_dir = run_dir, dir = run_dir .. "/" .. id, kind = sb.kind, flow = sb.flow,
+    base_dir = sb.base_dir, recipe = sb.recipe, args = sb.args, errors = {},
+    processes = {}, sockets = {},
+  }
+  local errors = plan.errors
+  local ok, err = core.paths.check_id(id)
+  if not ok then errors[#errors + 1] = err end
+
+  local cfg = sb.hypervisor:copy()
+  plan.config = cfg
+
+  -- The control socket: QMP for QEMU, the REST API for cloud-hypervisor.
+  local ctl = cfg:control_socket()
+  if not ctl then
+    ctl = socket_path(plan.dir, sb.kind == "qemu" and "qmp.sock" or "api.sock", errors)
+    cfg:set_control_socket(ctl)
+  end
+  plan.control_socket = ctl
+  plan.sockets[sb.kind == "qemu" and "qmp" or "api"] = ctl
+
+  -- The serial console goes to a log in the sandbox dir unless the recipe
+  -- already sends it to a file of its own.
+  plan.serial_log = cfg:serial_file()
+  if not plan.serial_log then
+    local path = plan.dir .. "/serial.log"
+    local set, serr = cfg:set_serial_file(path)
+    if set ~= nil and set ~= false then plan.serial_log = path
+    else plan.serial_note = serr end
+  end
+
+  for i, share in ipairs(sb.shares) do
+    local proc, sock = virtiofsd_process(sb, plan, i, share, errors)
+    cfg:add_share { tag = share.tag, socket = sock, queue_size = share.queue_size }
+    plan.sockets[proc.name] = sock
+    plan.processes[#plan.processes + 1] = proc
+  end
+
+  for _, h in ipairs(sb.helpers) do
+    local log = plan.dir .. "/" .. h.name .. ".log"
+    local proc = {
+      name = h.name, role = "helper", argv = h.argv, env = h.env, cwd = h.cwd and sb:resolve(h.cwd) or sb.base_dir,
+      log = log, timeout = h.timeout, stop = h.stop, ready = {},
+    }
+    for j, p in ipairs(h.ready) do proc.ready[j] = bind_probe(p, plan, log) end
+    plan.processes[#plan.processes + 1] = proc
+  end
+
+  for _, path in ipairs(cfg:socket_paths()) do
+    if #path > 107 then
+      errors[#errors + 1] = string.format("socket path %s is %d bytes, over the 107-byte sun_path limit", path, #path)
+    end
+  end
+
+  local hv_log = plan.dir .. "/hypervisor.log"
+  local argv
+  if sb.kind == "clh" and sb.flow == "api" then
+    argv = cfg:api_argv()
+    plan.vm_config = cfg:vm_config()
+  else
+    argv = cfg:argv()
+  end
+  plan.hypervisor = {
+    name = "hypervisor", role = "hypervisor", argv = argv, log = hv_log, fds = cfg.fds and cfg:fds() or {},
+    env = merged_env(sb.env), cwd = sb.base_dir,
+  }
+  plan.processes[#plan.processes + 1] = plan.hypervisor
+
+  plan.ready = {}
+  for i, p in ipairs(sb.ready) do plan.ready[i] = bind_probe(p, plan, hv_log) end
+  for _, p in ipairs(plan.ready) do
+    if p.kind == "serial" and not plan.serial_log then
+      errors[#errors + 1] = "ready: a serial probe needs the serial console in a file, but "
+        .. (plan.serial_note or "the hypervisor config sends it elsewhere")
+    end
+  end
+  plan.stop = sb.stop
+  return plan
+end
+
+return M
