@@ -260,7 +260,7 @@ local bad_fds = {
   { "a closed file", vsock { vhost_fd = closed_file }, "devices[1].vhost_fd: is a closed file" },
   { "a bad entry in a net fd list", { devices = { { kind = "net", id = "n", fds = { io.stdout, true } } } },
     "devices[1].fds[2]: expected an open file, a socket or an index into fds, got true" },
-  { "an empty net fd list", { devices = { { kind = "net", id = "n", fds = {} } } }, "devices[1].fds: needs at least 1 entries, got 0" },
+  { "an empty net fd list", { devices = { { kind = "net", id = "n", fds = {} } } }, "devices[1].fds: needs at least 1 entry, got 0" },
   { "a closed file in fds", { fds = { io.stdout, closed_file } }, "fds[2]: is a closed file" },
   { "a negative fd in fds", { fds = { -1 } }, "fds[1]: must be >= 0, got -1" },
   { "a string in fds", { fds = { "3" } }, 'fds[1]: expected an open file, a socket or a file descriptor number, got "3"' },
