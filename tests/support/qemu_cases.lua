@@ -479,8 +479,8 @@ case {
     .. " -object rng-random,id=rng0 -device virtio-rng-device,rng=rng0"
     .. " -device virtio-balloon-device,id=balloon0,deflate-on-oom=off,free-page-reporting=off"
     .. " -device virtio-scsi-device,id=scsi0 -netdev tap,id=net0,ifname=$TAP,downscript=no,script=no"
-    .. " -device driver=virtio-net-device,netdev=net0 -chardev file,id=serial0,path=$D/serial.log -serial chardev:serial0 "
-    .. TAIL .. " " .. SMP,
+    .. " -device driver=virtio-net-device,netdev=net0 -chardev file,id=serial0,path=$D/serial.log -serial chardev:serial0"
+    .. " -global virtio-mmio.force-legacy=false " .. TAIL .. " " .. SMP,
 }
 
 case {
@@ -492,8 +492,8 @@ case {
   end,
   expect = BOOT_MVM .. " -chardev socket,id=vmlua-fs0,path=$D/vfs.sock"
     .. " -device vhost-user-fs-device,chardev=vmlua-fs0,tag=vmlua,queue-size=512"
-    .. " -object memory-backend-memfd,id=vmlua-ram,size=256M,share=on -machine memory-backend=vmlua-ram "
-    .. TAIL .. " " .. SMP,
+    .. " -object memory-backend-memfd,id=vmlua-ram,size=256M,share=on -machine memory-backend=vmlua-ram"
+    .. " -global virtio-mmio.force-legacy=false " .. TAIL .. " " .. SMP,
 }
 
 case {
@@ -504,7 +504,7 @@ case {
     return t
   end,
   expect = BOOT_MVM .. " -object rng-random,id=rng0 -device virtio-rng-device,rng=rng0,iommu_platform=on"
-    .. " -no-user-config -nodefaults -object memory-backend-ram,id=dimm1,size=256M,share=on"
+    .. " -global virtio-mmio.force-legacy=false -no-user-config -nodefaults -object memory-backend-ram,id=dimm1,size=256M,share=on"
     .. " -machine memory-backend=dimm1 -kernel $D/vmlinuz -initrd $D/initrd -append console=ttyS0 " .. SMP,
 }
 
@@ -514,7 +514,8 @@ case {
   config = function(P)
     return boot(P, microvm, { devices = { { kind = "vsock", id = "vsock0", context_id = 3, vhost_fd = P.stream } } })
   end,
-  expect = BOOT_MVM .. " -device vhost-vsock-device,vhostfd=3,id=vsock0,guest-cid=3 " .. TAIL .. " " .. SMP,
+  expect = BOOT_MVM .. " -device vhost-vsock-device,vhostfd=3,id=vsock0,guest-cid=3 -global virtio-mmio.force-legacy=false "
+    .. TAIL .. " " .. SMP,
 }
 
 --- The expected string with the placeholders of P filled in.

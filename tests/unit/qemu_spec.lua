@@ -214,7 +214,7 @@ describe("vmlua.qemu", function()
       local k = { iommu_platform = true }
       assert.are.equal("-device virtio-9p-pci,disable-modern=false,fsdev=f,mount_tag=t,disable-legacy=on,iommu_platform=on"
         .. " -fsdev local,id=f,path=/s,security_model=none", dev({ kind = "fs", id = "f", path = "/s", mount_tag = "t" }, { knobs = k }))
-      assert.are.equal("-machine microvm -device vhost-vsock-device,id=v,guest-cid=3,iommu_platform=on",
+      assert.are.equal("-machine microvm -device vhost-vsock-device,id=v,guest-cid=3,iommu_platform=on -global virtio-mmio.force-legacy=false",
                        dev({ kind = "vsock", id = "v", context_id = 3 }, { knobs = k, machine = { type = "microvm" } }))
     end)
   end)
@@ -397,18 +397,24 @@ describe("vmlua.qemu", function()
                        dev({ kind = "rng", id = "r" }, { machine = { type = "q35" } }))
     end)
 
-    it("microvm: virtio-*-device (mmio), no PCI options", function()
-      assert.are.equal("-machine microvm -device vhost-vsock-device,id=v,guest-cid=3", vsock { type = "microvm" })
-      assert.are.equal("-machine microvm -chardev socket,id=c,path=/s -device vhost-user-fs-device,chardev=c,tag=t,queue-size=1024",
+    it("microvm: virtio-*-device (mmio), no PCI options, modern virtio-mmio", function()
+      assert.are.equal("-machine microvm -device vhost-vsock-device,id=v,guest-cid=3 -global virtio-mmio.force-legacy=false", vsock { type = "microvm" })
+      assert.are.equal("-machine microvm -chardev socket,id=c,path=/s -device vhost-user-fs-device,chardev=c,tag=t,queue-size=1024 -global virtio-mmio.force-legacy=false",
                        dev({ kind = "vhost_user", vhost_user_type = "fs", socket_path = "/s", char_dev_id = "c", tag = "t" },
                            { machine = { type = "microvm" } }))
-      assert.are.equal("-machine microvm -device virtio-balloon-device,id=b,deflate-on-oom=off,free-page-reporting=off",
+      assert.are.equal("-machine microvm -device virtio-balloon-device,id=b,deflate-on-oom=off,free-page-reporting=off -global virtio-mmio.force-legacy=false",
                        dev({ kind = "balloon", id = "b", disable_modern = false }, { machine = { type = "microvm" } }))
     end)
 
     it("a device's transport overrides the machine's", function()
-      assert.are.equal("-machine q35 -device vhost-vsock-device,id=v,guest-cid=3", vsock({ type = "q35" }, "mmio"))
+      assert.are.equal("-machine q35 -device vhost-vsock-device,id=v,guest-cid=3 -global virtio-mmio.force-legacy=false", vsock({ type = "q35" }, "mmio"))
       assert.are.equal("-machine microvm -device vhost-vsock-pci,disable-modern=false,id=v,guest-cid=3", vsock({ type = "microvm" }, "pci"))
+    end)
+
+    it("global_param may choose legacy virtio-mmio; a microvm without mmio devices gets no -global", function()
+      assert.are.equal("-machine microvm -object rng-random,id=r -device virtio-rng-device,rng=r -global virtio-mmio.force-legacy=true",
+                       dev({ kind = "rng", id = "r" }, { machine = { type = "microvm" }, global_param = "virtio-mmio.force-legacy=true" }))
+      assert.are.equal("-machine microvm -device pvpanic", dev({ kind = "pvpanic" }, { machine = { type = "microvm" } }))
     end)
 
     it("knob memory backends use -machine memory-backend on microvm", function()

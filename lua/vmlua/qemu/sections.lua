@@ -82,6 +82,20 @@ local function single(c, f, field, option)
   end
 end
 
+-- Modern virtio-mmio for mmio devices, unless global_param decides.
+local function globals(c, f)
+  local g = f.global_param
+  local list = type(g) == "table" and g or { g }
+  local user_decides = false
+  for _, x in ipairs(list) do
+    if x:find("^virtio%-mmio%.force%-legacy=") then user_decides = true end
+  end
+  if c.mmio_used and not user_decides then
+    c:emit("global_param", { "-global", "virtio-mmio.force-legacy=false" })
+  end
+  single(c, f, "global_param", "-global")
+end
+
 -- numa_nodes replace the single guest-RAM backend (govmm's appendMemoryKnobs).
 local function numa(c, f)
   local path = "numa_nodes"
@@ -241,7 +255,7 @@ local order = {
   machine,
   function(c, f) single(c, f, "cpu_model", "-cpu") end,
   qmp_sockets, memory, device_list, rtc,
-  function(c, f) single(c, f, "global_param", "-global") end,
+  globals,
   function(c, f) single(c, f, "pflash", "-pflash") end,
   function(c, f) single(c, f, "vga", "-vga") end,
   function(c, f) single(c, f, "display", "-display") end,

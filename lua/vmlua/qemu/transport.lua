@@ -9,7 +9,10 @@
 -- is an error instead of being dropped, and `knobs.iommu_platform` adds
 -- `iommu_platform=on` on every virtio device (govmm: CCW only); on PCI also
 -- `disable-legacy=on`, since QEMU refuses iommu_platform on a transitional
--- (legacy-capable) virtio-pci device.
+-- (legacy-capable) virtio-pci device. When a device uses mmio, the argv asks
+-- for modern virtio-mmio (`-global virtio-mmio.force-legacy=false`; QEMU's
+-- default is legacy virtio-mmio, which cannot carry vhost-user devices such
+-- as virtio-fs, nor iommu_platform) unless global_param sets it.
 local F = require "vmlua.qemu.fields"
 
 local X = {}
@@ -44,6 +47,7 @@ end
 --- Resolve a device's transport; PCI-only options on mmio are an error.
 function X.resolve(dev, ctx, path)
   local t = dev.transport or ctx.transport
+  if t == "mmio" then ctx.mmio_used = true end
   if t ~= "pci" then
     if dev.romfile ~= nil then
       ctx:fail(path .. ".romfile", "only applies to the pci transport (this device uses %s)", t)
