@@ -170,6 +170,7 @@ describe("the real QEMU accepts vmlua.qemu's argvs", function()
     local runnable = not c.skip or (needed and core.fs.exists(needed))
     if runnable then
       it(c.name, function()
+        assert(core.spawn and core.wait, "this vmlua.core lacks core.spawn/core.wait (docs/api/core.md)")
         local D = H.tmpdir()
         prepare(D)
         tap_seq = tap_seq + 1
@@ -177,6 +178,9 @@ describe("the real QEMU accepts vmlua.qemu's argvs", function()
         local owned = {}
         local P = setmetatable({ D = D, tap = string.format("vt%dx%d", core.getpid() % 100000, tap_seq) }, {
           __index = function(t, k)
+            if k == "listener" or k == "stream" then
+              assert(core.socket, "this vmlua.core lacks core.socket (docs/api/core.md), needed to pass a socket as an fd")
+            end
             if k == "listener" then
               t.listener = assert(core.socket.listen(D .. "/passed.sock"))
               owned[#owned + 1] = t.listener
