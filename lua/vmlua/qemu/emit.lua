@@ -24,12 +24,12 @@ local Ctx = {}
 Ctx.__index = Ctx
 
 --- Abort the build with "path: message".
-function Ctx:fail(path, fmt, ...)
+function Ctx.fail(_, path, fmt, ...)
   local _, msg = S.fail(path, fmt, ...)
   error(setmetatable({ msg = msg }, Failure), 0)
 end
 
-function Ctx:check(ok, err)
+function Ctx.check(_, ok, err)
   if not ok then error(setmetatable({ msg = err }, Failure), 0) end
   return ok
 end
@@ -64,7 +64,8 @@ function Ctx:ram_backend(id, size, path)
   local mem = self.fields.memory
   if not mem then self:fail(where, "needs memory.size (this backend becomes the guest RAM)") end
   if O.bytes(size, 1) ~= O.bytes(mem.size, O.MiB) then
-    self:fail(path .. ".size", "must equal memory.size (%s) for the RAM backend, got %s", S.show(mem.size), S.show(size))
+    self:fail(path .. ".size", "must equal memory.size (%s) for the RAM backend, got %s",
+              S.show(mem.size), S.show(size))
   end
   if self.microvm then return { "-machine", "memory-backend=" .. id } end
   return { "-numa", "node,memdev=" .. id }

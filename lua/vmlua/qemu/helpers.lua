@@ -100,13 +100,16 @@ local function ram_source(f)
   end
   for _, n in ipairs(memory_knobs) do
     if k[n] then
-      return "knobs." .. n, k.mem_shared == true and (k.huge_pages == true or (k.file_backed_mem == true and (f.memory or {}).path ~= nil))
+      local fd_based = k.huge_pages == true or (k.file_backed_mem == true and (f.memory or {}).path ~= nil)
+      return "knobs." .. n, k.mem_shared == true and fd_based
     end
   end
   return nil
 end
 
-local share_args = S.record { tag = F.word:req(), socket = F.path:req(), queue_size = S.integer { min = 1, max = 1024 } }
+local share_args = S.record {
+  tag = F.word:req(), socket = F.path:req(), queue_size = S.integer { min = 1, max = 1024 },
+}
 
 --- Add a virtio-fs share (and, unless the guest RAM is already shared, the
 -- shared memory backend sized from memory.size).

@@ -139,10 +139,12 @@ K.vfio = {
     vendor_id = F.word,
     device_id = F.word,
     bus = F.word,
-    devfs_dev = S.string { pattern = "^/dev/vfio/devices/.", pattern_help = "must be a /dev/vfio/devices/ path (iommufd)" },
+    devfs_dev = S.string { pattern = "^/dev/vfio/devices/.",
+                           pattern_help = "must be a /dev/vfio/devices/ path (iommufd)" },
   },
   check = F.checks(F.one_of({ "bdf", "sysfs_dev" }, true),
-                   F.needed_when("id", function(d) return d.devfs_dev ~= nil end, "with devfs_dev (it names the iommufd object)")),
+                   F.needed_when("id", function(d) return d.devfs_dev ~= nil end,
+                                 "with devfs_dev (it names the iommufd object)")),
   emit = function(d)
     local out = {}
     local iommufd

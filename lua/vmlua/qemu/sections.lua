@@ -102,12 +102,15 @@ local function numa(c, f)
   if not f.memory then c:fail(path, "needs memory.size (the nodes' mem_size must add up to it)") end
   if c.microvm then c:fail(path, "the microvm machine has no NUMA support") end
   if c.knobs.huge_pages or c.knobs.file_backed_mem then
-    c:fail("knobs", "huge_pages and file_backed_mem do not apply to numa_nodes (use their mem_backend_type/mem_backend_path)")
+    c:fail("knobs", "huge_pages and file_backed_mem do not apply to numa_nodes"
+      .. " (use their mem_backend_type/mem_backend_path)")
   end
   local total, ids = 0, {}
   for i, n in ipairs(f.numa_nodes) do
     local npath = S.join(path, i)
-    if ids[n.node_id] then c:fail(npath .. ".node_id", "node %d is already defined by %s", n.node_id, ids[n.node_id]) end
+    if ids[n.node_id] then
+      c:fail(npath .. ".node_id", "node %d is already defined by %s", n.node_id, ids[n.node_id])
+    end
     ids[n.node_id] = npath
     total = total + O.bytes(n.mem_size, 1)
     local id = string.format("numa-mem%d", n.node_id)

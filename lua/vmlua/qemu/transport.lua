@@ -56,7 +56,8 @@ function X.resolve(dev, ctx, path)
       ctx:fail(path .. ".disable_modern", "only applies to the pci transport (this device uses %s)", t)
     end
   elseif dev.disable_modern and ctx.knobs.iommu_platform then
-    ctx:fail(path .. ".disable_modern", "cannot be combined with knobs.iommu_platform (which needs a modern-only device)")
+    ctx:fail(path .. ".disable_modern",
+             "cannot be combined with knobs.iommu_platform (which needs a modern-only device)")
   end
   return t
 end
