@@ -45,6 +45,14 @@ local host_needs = {
   ["microvm: vsock over mmio"] = "/dev/vhost-vsock",
 }
 
+-- core.fs.exists, or (while vmlua.core lacks it) whether the path opens.
+local function exists(path)
+  if core.fs and core.fs.exists then return core.fs.exists(path) end
+  local f = io.open(path, "rb")
+  if f then f:close() end
+  return f ~= nil
+end
+
 -- A string of `len` zero bytes with `patches` ({ offset, bytes }) applied.
 local function image(len, patches)
   table.sort(patches, function(a, b) return a[1] < b[1] end)
@@ -167,7 +175,7 @@ describe("the real QEMU accepts vmlua.qemu's argvs", function()
 
   for _, c in ipairs(cases) do
     local needed = host_needs[c.name]
-    local runnable = not c.skip or (needed and core.fs.exists(needed))
+    local runnable = not c.skip or (needed and exists(needed))
     if runnable then
       it(c.name, function()
         assert(core.spawn and core.wait, "this vmlua.core lacks core.spawn/core.wait (docs/api/core.md)")
@@ -218,7 +226,7 @@ describe("the real QEMU accepts vmlua.qemu's argvs", function()
       it(c.name .. " — excluded from the real run", function()
         assert.is_string(c.skip)
         assert.is_true(#c.skip > 20)
-        if needed then assert.is_false(core.fs.exists(needed), needed .. " exists: the case should run") end
+        if needed then assert.is_false(exists(needed), needed .. " exists: the case should run") end
         local P = { D = "/d", tap = "tap0", listener = io.stdin, stream = io.stdout }
         local argv = cases.build(c, P):argv()
         assert.are.equal(QEMU, argv[1])
