@@ -122,16 +122,11 @@ K.vhost_user = {
       o = O.new(X.driver("vhost-user-fs", t)):add("chardev", d.char_dev_id):add("tag", d.tag)
       o:add("queue-size", d.queue_size or 1024)
       if d.cache_size then o:raw(string.format("cache-size=%dM", d.cache_size)) end
-      X.iommu(o, ctx, t)
-      X.pcie_bus(o, ctx, t)
-      X.romfile(o, d, t)
-      out[#out + 1] = "-device"
-      out[#out + 1] = o:str()
-      return out
+      X.iommu(o, ctx, t) -- where govmm's fs device has it (before the bus)
     end
     X.pcie_bus(o, ctx, t)
     X.romfile(o, d, t)
-    X.iommu(o, ctx, t)
+    if kind ~= "fs" then X.iommu(o, ctx, t) end
     out[#out + 1] = "-device"
     out[#out + 1] = o:str()
     return out
