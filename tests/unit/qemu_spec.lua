@@ -216,6 +216,11 @@ describe("vmlua.qemu", function()
         .. " -fsdev local,id=f,path=/s,security_model=none", dev({ kind = "fs", id = "f", path = "/s", mount_tag = "t" }, { knobs = k }))
       assert.are.equal("-machine microvm -device vhost-vsock-device,id=v,guest-cid=3,iommu_platform=on -global virtio-mmio.force-legacy=false",
                        dev({ kind = "vsock", id = "v", context_id = 3 }, { knobs = k, machine = { type = "microvm" } }))
+      assert.are.equal("-machine q35 -chardev socket,id=fs-t,path=/s"
+        .. " -device vhost-user-fs-pci,chardev=fs-t,tag=t,queue-size=1024,disable-legacy=on,iommu_platform=on,bus=pcie.0"
+        .. " -chardev socket,id=b,path=/b -device vhost-user-blk-pci,chardev=b,bus=pcie.0,disable-legacy=on,iommu_platform=on",
+        args { machine = { type = "q35" }, knobs = k, devices = { qemu.virtiofs { tag = "t", socket = "/s" },
+               { kind = "vhost_user", vhost_user_type = "blk", socket_path = "/b", char_dev_id = "b" } } })
     end)
   end)
 
