@@ -70,13 +70,19 @@ local function virtiofsd_process(sb, plan, i, share, errors)
   }
   local name = "virtiofsd-" .. share.tag
   local log = plan.dir .. "/" .. string.format("virtiofsd-%d.log", i)
-  local ready = cfg:ready()
+  local argv, aerr = cfg:argv()
+  if not argv then
+    errors[#errors + 1] = string.format("shares[%d].virtiofsd: %s", i, tostring(aerr))
+    argv = { bin }
+  end
+  -- virtiofsd serves exactly one connection: readiness is its ready line,
+  -- never a connect() probe (that would be taken for the VMM).
+  local ready = {}
+  local r = cfg:ready()
+  if r.line then ready[1] = bind_probe({ kind = "line", text = r.line, timeout = share.timeout }, plan, log) end
   return {
-    name = name, role = "share", share = i, tag = share.tag, argv = cfg:argv(), log = log,
-    socket = sock, cwd = sb.base_dir, env = v.env, timeout = share.timeout,
-    ready = { bind_probe(ready.line and { kind = "line", text = ready.line, timeout = share.timeout }
-                         or { kind = "socket", path = ready.socket or sock, timeout = share.timeout },
-                         plan, log) },
+    name = name, role = "share", share = i, tag = share.tag, argv = argv, log = log,
+    socket = sock, cwd = sb.base_dir, env = v.env, timeout = share.timeout, ready = ready,
     stop = { signal = "SIGTERM", grace = 5 },
   }, sock
 end
@@ -137,10 +143,12 @@ function M.plan(sb, opts)
     plan.processes[#plan.processes + 1] = proc
   end
 
-  for _, path in ipairs(cfg:socket_paths()) do
-    if #path > 107 then
-      errors[#errors + 1] = string.format("socket path %s is %d bytes, over the 107-byte sun_path limit", path, #path)
-    end
+  -- Sockets the recipe named itself (vsock, vhost-user backends, ...).
+  local entries = cfg.socket_entries and cfg:socket_entries() or {}
+  for _, e in ipairs(entries) do
+    local dir, name = e.path:match("^(.*)/([^/]*)$")
+    local okp, perr = core.paths.socket(dir or ".", name or e.path)
+    if not okp then errors[#errors + 1] = string.format("hypervisor.%s: %s", e.field, perr) end
   end
 
   local hv_log = plan.dir .. "/hypervisor.log"
@@ -166,6 +174,11 @@ function M.plan(sb, opts)
     end
   end
   plan.stop = sb.stop
+  local seen, unique = {}, {}
+  for _, e in ipairs(errors) do
+    if not seen[e] then seen[e] = true; unique[#unique + 1] = e end
+  end
+  plan.errors = unique
   return plan
 end
 
