@@ -637,14 +637,20 @@ describe("vmlua.qemu", function()
                       qemu.config({ kernel = { path = "/k", initrd_path = "/i" } }):kernel_files())
     end)
 
-    it("socket_paths lists every unix socket the argv names", function()
+    it("socket_entries and socket_paths list every unix socket the argv names", function()
       local cfg = qemu.config {
-        qmp_sockets = { { name = "/q.sock" }, { fd = io.stdout }, { protocol = "hmp", name = "/c.sock" } },
+        qmp_sockets = { { name = "/q.sock" }, { fd = io.stdout }, { protocol = "hmp", name = "/h.sock" } },
         devices = { { kind = "char", backend = "socket", id = "c", path = "/c.sock" }, { kind = "char", backend = "file", id = "f", path = "/f" },
                     qemu.serial { socket = "/s.sock" }, qemu.virtiofs { tag = "t", socket = "/v.sock" } },
         objects = { { type = "tdx-guest", id = "t" }, { type = "tdx-guest", id = "u", qgs_port = 1 } },
       }
-      assert.are.same({ "/q.sock", "/c.sock", "/s.sock", "/v.sock", "/var/run/tdx-qgs/qgs.socket" }, cfg:socket_paths())
+      assert.are.same({
+        { field = "qmp_sockets[1].name", path = "/q.sock" }, { field = "qmp_sockets[3].name", path = "/h.sock" },
+        { field = "devices[1].path", path = "/c.sock" }, { field = "devices[3].socket", path = "/s.sock" },
+        { field = "devices[4].socket_path", path = "/v.sock" },
+        { field = "objects[1].qgs_socket", path = "/var/run/tdx-qgs/qgs.socket" },
+      }, cfg:socket_entries())
+      assert.are.same({ "/q.sock", "/h.sock", "/c.sock", "/s.sock", "/v.sock", "/var/run/tdx-qgs/qgs.socket" }, cfg:socket_paths())
     end)
   end)
 end)

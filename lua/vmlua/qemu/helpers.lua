@@ -227,22 +227,32 @@ function methods:kernel_files()
   return out
 end
 
---- Every unix socket path the argv names (strings, each once), for the
--- sun_path length check.
+--- Every unix socket path the argv names, with the field that names it:
+-- { { field = "devices[2].socket_path", path = ... }, ... }.
+function methods:socket_entries()
+  local f, out = self.fields, {}
+  local function add(field, path)
+    if path then out[#out + 1] = { field = field, path = path } end
+  end
+  for i, q in ipairs(f.qmp_sockets or {}) do add(S.join("qmp_sockets", i) .. ".name", q.name) end
+  for i, d in ipairs(f.devices or {}) do
+    local p = S.join("devices", i)
+    if d.kind == "char" and d.backend == "socket" then add(p .. ".path", d.path) end
+    if d.kind == "legacy_serial" then add(p .. ".socket", d.socket) end
+    if d.kind == "vhost_user" then add(p .. ".socket_path", d.socket_path) end
+  end
+  for i, o in ipairs(f.objects or {}) do
+    if o.type == "tdx-guest" and not o.qgs_port then
+      add(S.join("objects", i) .. ".qgs_socket", o.qgs_socket or objects.QGS_SOCKET)
+    end
+  end
+  return out
+end
+
+--- The paths of socket_entries(), in the same order (for the sun_path check).
 function methods:socket_paths()
-  local f, out, seen = self.fields, {}, {}
-  local function add(path)
-    if path and not seen[path] then seen[path] = true; out[#out + 1] = path end
-  end
-  for _, q in ipairs(f.qmp_sockets or {}) do add(q.name) end
-  for _, d in ipairs(f.devices or {}) do
-    if d.kind == "char" and d.backend == "socket" then add(d.path) end
-    if d.kind == "legacy_serial" then add(d.socket) end
-    if d.kind == "vhost_user" then add(d.socket_path) end
-  end
-  for _, o in ipairs(f.objects or {}) do
-    if o.type == "tdx-guest" and not o.qgs_port then add(o.qgs_socket or objects.QGS_SOCKET) end
-  end
+  local out = {}
+  for i, e in ipairs(self:socket_entries()) do out[i] = e.path end
   return out
 end
 
