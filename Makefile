@@ -54,6 +54,9 @@ FAKE_SRC   := $(sort $(wildcard tests/fakes/*.c))
 B          := build
 A          := build/asan
 
+# Plain `make` builds everything tests/run needs (C tests and fakes too).
+.DEFAULT_GOAL := all
+
 lib: $(B)/vmlua $(B)/lib/vmlua/core.so
 
 .PHONY: all lib asan test check test-all deps guest demo bench install uninstall clean lint rock
