@@ -1,0 +1,115 @@
+--- Helpers for the process specs (tests/unit/core_*_spec.lua): the fake VMM,
+-- our own pid, our children, our open fds, /proc lookups.
+local core = require "vmlua.core"
+local H = require "support.h"
+
+local P = {}
+
+P.fake = H.fakes .. "/fake-vmm"
+
+--- Our pid (field 1 of /proc/self/stat).
+function P.getpid()
+  local f = assert(io.open("/proc/self/stat"))
+  local pid = tonumber(f:read("a"):match("^(%d+)"))
+  f:close()
+  return pid
+end
+
+--- Fields of /proc/<pid>/stat after the comm (index 1 = field 3, the state).
+function P.stat(pid)
+  local f = io.open("/proc/" .. pid .. "/stat")
+  if not f then return nil end
+  local s = f:read("a")
+  f:close()
+  local fields = {}
+  for w in s:match("^.*%) (.*)$"):gmatch("%S+") do fields[#fields + 1] = w end
+  return fields
+end
+
+--- /proc/<pid>/status as a table of lines (name -> value).
+function P.status(pid)
+  local f = io.open("/proc/" .. pid .. "/status")
+  if not f then return nil end
+  local t = {}
+  for line in f:lines() do
+    local k, v = line:match("^([^:]+):%s*(.*)$")
+    if k then t[k] = v end
+  end
+  f:close()
+  return t
+end
+
+--- Does /proc/<pid> exist (a zombie counts)?
+function P.exists(pid)
+  local f = io.open("/proc/" .. pid .. "/stat")
+  if f then f:close() end
+  return f ~= nil
+end
+
+--- Our children (zombies included), as a sorted array of pids.
+function P.children()
+  local me = P.getpid()
+  local f = assert(io.open(("/proc/%d/task/%d/children"):format(me, me)))
+  local s = f:read("a")
+  f:close()
+  local t = {}
+  for pid in s:gmatch("%d+") do t[#t + 1] = tonumber(pid) end
+  table.sort(t)
+  return t
+end
+
+--- Run argv to completion and return its stdout.
+function P.output(argv, opts)
+  opts = opts or {}
+  opts.argv = argv
+  opts.stdout = "pipe"
+  local p = assert(core.spawn(opts))
+  local out = {}
+  while true do
+    local chunk = p.stdout:read(10)
+    if not chunk then break end
+    out[#out + 1] = chunk
+  end
+  local how, code = p:wait(10)
+  p:close()
+  return table.concat(out), how, code
+end
+
+--- Our open fds, listed by a child reading /proc/<us>/fd. It lists only
+-- once we write to it, i.e. after core.spawn has returned (until then we
+-- still hold the read end of spawn's exec-report pipe).
+function P.fds()
+  local p = assert(core.spawn { argv = { "sh", "-c", "read go; exec ls /proc/" .. P.getpid() .. "/fd" },
+    stdin = "pipe", stdout = "pipe" })
+  p.stdin:write("go\n")
+  local out = {}
+  while true do
+    local chunk = p.stdout:read(10)
+    if not chunk then break end
+    out[#out + 1] = chunk
+  end
+  p:wait(10)
+  p:close()
+  local t = {}
+  for fd in table.concat(out):gmatch("%d+") do t[#t + 1] = tonumber(fd) end
+  table.sort(t)
+  return t
+end
+
+--- Read a number written by fake-vmm --ready-file (nil while missing).
+function P.read_number(path)
+  local s = H.read(path)
+  return s and tonumber(s)
+end
+
+--- Restore the signal mask to `names` (an array from core.signals.blocked()).
+function P.restore_mask(names)
+  local all = {}
+  for i = 1, 31 do
+    if i ~= 9 and i ~= 19 then all[#all + 1] = i end
+  end
+  core.signals.unblock(all)
+  if #names > 0 then core.signals.block(names) end
+end
+
+return P
