@@ -41,6 +41,8 @@ static int child_mode(int argc, char **argv)
 			if (e->d_name[0] != '.' && atoi(e->d_name) != dirfd(d))
 				printf("%s ", e->d_name);
 		printf("\n");
+		if (d != NULL)
+			closedir(d);
 		return 0;
 	}
 	if (strcmp(argv[1], "--sigstate") == 0) {
@@ -49,6 +51,8 @@ static int child_mode(int argc, char **argv)
 		while (f != NULL && fgets(line, sizeof line, f) != NULL)
 			if (strncmp(line, "SigBlk:", 7) == 0 || strncmp(line, "SigIgn:", 7) == 0)
 				fputs(line, stdout);
+		if (f != NULL)
+			fclose(f);
 		return 0;
 	}
 	if (strcmp(argv[1], "--ids") == 0) {

@@ -12,6 +12,8 @@
  *   --exit-code C        ... with status C (default 0)
  *   --ignore-term        ignore SIGTERM (to test escalation to SIGKILL)
  *   --list-fds           print the open fds, one per line, and exit 0
+ *   --print-monotonic    print CLOCK_MONOTONIC in seconds and exit 0 (a clock
+ *                        for specs that run without core.monotonic)
  *
  * SIGTERM and SIGINT make it exit 0 unless ignored.
  */
@@ -32,7 +34,7 @@
 struct opts {
 	const char *socket, *ready_file, *out, *err;
 	long delay_ms, exit_after_ms;
-	int exit_code, ignore_term, list_fds;
+	int exit_code, ignore_term, list_fds, print_monotonic;
 };
 
 static double now(void)
@@ -95,6 +97,8 @@ static void parse(int argc, char **argv, struct opts *o)
 			o->ignore_term = 1, used = 0;
 		else if (strcmp(a, "--list-fds") == 0)
 			o->list_fds = 1, used = 0;
+		else if (strcmp(a, "--print-monotonic") == 0)
+			o->print_monotonic = 1, used = 0;
 		else if (v == NULL)
 			fprintf(stderr, "fake-vmm: %s needs a value\n", a), exit(2);
 		else if (strcmp(a, "--socket") == 0)
@@ -135,6 +139,8 @@ int main(int argc, char **argv)
 	parse(argc, argv, &o);
 	if (o.list_fds)
 		return list_fds();
+	if (o.print_monotonic)
+		return printf("%.6f\n", start) < 0;
 	sigemptyset(&sigs);
 	sigaddset(&sigs, SIGINT);
 	if (o.ignore_term)

@@ -96,6 +96,16 @@ function P.fds()
   return t
 end
 
+--- CLOCK_MONOTONIC in seconds: core.monotonic when this build has it, else
+-- the (uninstrumented) fake-vmm's clock, which adds its start-up time, so
+-- intervals measured with it are upper bounds.
+local clock_fake = H.root .. "/build/fakes.d/fake-vmm"
+function P.monotonic()
+  if core.monotonic then return core.monotonic() end
+  local out = P.output({ clock_fake, "--print-monotonic" }, { env = { LD_PRELOAD = false } })
+  return assert(tonumber(out), "no clock from " .. clock_fake)
+end
+
 --- Read a number written by fake-vmm --ready-file (nil while missing).
 function P.read_number(path)
   local s = H.read(path)
