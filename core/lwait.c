@@ -89,10 +89,10 @@ static int bad(lua_State *L, int i, const char *msg)
 
 static void check_socket_path(lua_State *L, int i, struct cond *c, int v)
 {
-	size_t len;
-	const char *path = lua_tolstring(L, v, &len);
+	size_t len = 0;
+	const char *path = lua_type(L, v) == LUA_TSTRING ? lua_tolstring(L, v, &len) : NULL;
 
-	if (lua_type(L, v) != LUA_TSTRING || len == 0 || strlen(path) != len)
+	if (path == NULL || len == 0 || strlen(path) != len)
 		bad(L, i, "socket must be a path");
 	if (path[0] == '@')
 		bad(L, i, "abstract sockets cannot be waited for (no file to watch)");

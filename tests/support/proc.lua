@@ -122,4 +122,16 @@ function P.restore_mask(names)
   if #names > 0 then core.signals.block(names) end
 end
 
+--- Run fn with the signals in `list` blocked; afterwards take any of them
+-- that are still pending (so that none is delivered on unblocking) and
+-- restore the mask as it was, even when fn fails.
+function P.with_blocked(list, fn)
+  local saved = core.signals.blocked()
+  core.signals.block(list)
+  local ok, err = pcall(fn)
+  while core.wait({ { signal = list } }, 0) do end
+  P.restore_mask(saved)
+  if not ok then error(err, 0) end
+end
+
 return P
