@@ -3,10 +3,12 @@
  * unix sockets appearing, lines on streams, readable objects and signals.
  *
  * Three phases. (1) Every condition is checked, raising for misuse, before
- * anything is acquired. (2) The fds a wait owns (inotify for sockets,
- * signalfd for signals) are opened into a to-be-closed "box" userdata, so
- * that they are closed on every path, a Lua error while matching a pattern
- * included. (3) A loop that evaluates every condition in array order and
+ * anything is acquired. (2) What a wait acquires (signalfds, inotify
+ * watches) is recorded in a to-be-closed "box" userdata, so that it is
+ * released on every path, a Lua error while matching a pattern included.
+ * Socket conditions share one inotify instance per Lua state: closing an
+ * instance that has had watches waits for an SRCU grace period (~15 ms),
+ * which would delay every wait's return; removing a watch does not. (3) A loop that evaluates every condition in array order and
  * otherwise sleeps in a single poll() until something may have changed.
  */
 #include <errno.h>
@@ -26,6 +28,7 @@
 #include "stream.h"
 
 #define WAIT_BOX "vmlua.WaitBox"
+#define WAIT_NOTIFY "vmlua.WaitNotify"
 
 enum kind { K_EXIT, K_SOCKET, K_LINE, K_READABLE, K_SIGNAL };
 enum match { M_ANY, M_FIND, M_PATTERN };
@@ -36,6 +39,14 @@ enum { SUN_PATH_MAX = sizeof(((struct sockaddr_un *)0)->sun_path) };
 static const double RETRY_FIRST = 0.001, RETRY_MAX = 0.050;
 /* Bytes one pass reads from a stream before polling the others again. */
 enum { PASS_BUDGET = 1 << 20 };
+/* Watches one socket condition may add (its directory and ancestors). */
+enum { MAX_WATCHES = 16 };
+
+/* The shared inotify instance (upvalue 2 of core.wait). */
+struct notify {
+	int fd;
+	pid_t owner;	/* a forked child makes its own */
+};
 
 struct cond {
 	enum kind kind;
@@ -46,7 +57,9 @@ struct cond {
 	size_t textlen;
 	int group;		/* line: the first line condition on the same stream */
 	int hit;		/* group leader: the condition the front line matched */
-	int fd;			/* owned: inotify (socket), signalfd (signal); -1 */
+	int fd;			/* signal: our signalfd; socket: the shared inotify; -1 */
+	int wds[MAX_WATCHES];	/* socket: watches we added, removed at the end */
+	int nwds;
 	int signo;		/* signal: the one read */
 	int target_watched;	/* socket: its directory itself is watched */
 	double retry_at;	/* socket: connect again then; -1: on an event */
@@ -73,9 +86,14 @@ static int box_close(lua_State *L)
 {
 	struct box *b = luaL_checkudata(L, 1, WAIT_BOX);
 	for (int i = 0; i < b->n; i++) {
-		if (b->c[i].fd >= 0)
-			close(b->c[i].fd);
-		b->c[i].fd = -1;
+		struct cond *c = &b->c[i];
+		if (c->kind == K_SOCKET)
+			for (int k = 0; k < c->nwds; k++)
+				inotify_rm_watch(c->fd, c->wds[k]);	/* EINVAL if shared and gone */
+		else if (c->fd >= 0)
+			close(c->fd);
+		c->nwds = 0;
+		c->fd = -1;
 	}
 	return 0;
 }
@@ -241,12 +259,32 @@ static void check_cond(lua_State *L, struct box *b, int i)
 
 /* ---- phase 2: owned fds ---------------------------------------------------- */
 
-static int acquire(struct box *b)
+static int shared_inotify(struct notify *n)
+{
+	if (n->fd >= 0 && n->owner == getpid())
+		return n->fd;
+	if (n->fd >= 0)
+		close(n->fd);	/* our parent's */
+	n->fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+	n->owner = getpid();
+	return n->fd;
+}
+
+static int notify_gc(lua_State *L)
+{
+	struct notify *n = luaL_checkudata(L, 1, WAIT_NOTIFY);
+	if (n->fd >= 0)
+		close(n->fd);
+	n->fd = -1;
+	return 0;
+}
+
+static int acquire(struct box *b, struct notify *n)
 {
 	for (int i = 0; i < b->n; i++) {
 		struct cond *c = &b->c[i];
 		if (c->kind == K_SOCKET)
-			c->fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+			c->fd = shared_inotify(n);
 		else if (c->kind == K_SIGNAL)
 			c->fd = signalfd(-1, &c->sigs, SFD_NONBLOCK | SFD_CLOEXEC);
 		else
@@ -272,7 +310,8 @@ static int arm_socket_watch(struct cond *c)
 
 	for (;;) {
 		strlcpy(d, c->dir, sizeof d);
-		while (inotify_add_watch(c->fd, d, IN_CREATE | IN_MOVED_TO | IN_ATTRIB | IN_ONLYDIR) < 0) {
+		int wd;
+		while ((wd = inotify_add_watch(c->fd, d, IN_CREATE | IN_MOVED_TO | IN_ATTRIB | IN_ONLYDIR)) < 0) {
 			if ((errno != ENOENT && errno != ENOTDIR) || strcmp(d, "/") == 0 || strcmp(d, ".") == 0)
 				return -1;
 			char *slash = strrchr(d, '/');
@@ -281,6 +320,11 @@ static int arm_socket_watch(struct cond *c)
 			else
 				slash[slash == d] = '\0';
 		}
+		int known = 0;
+		for (int k = 0; k < c->nwds; k++)
+			known |= c->wds[k] == wd;
+		if (!known && c->nwds < MAX_WATCHES)
+			c->wds[c->nwds++] = wd;
 		if (strcmp(d, c->dir) == 0) {
 			c->target_watched = 1;
 			return 0;
@@ -611,7 +655,8 @@ static int core_wait(lua_State *L)
 		if (b->c[i].match == M_PATTERN && lua_isnil(L, lua_upvalueindex(1)))
 			return luaL_error(L, "core.wait: string.find is not available");
 
-	int won = acquire(b) < 0 ? -2 : run(L, b, deadline);
+	struct notify *shared = luaL_checkudata(L, lua_upvalueindex(2), WAIT_NOTIFY);
+	int won = acquire(b, shared) < 0 ? -2 : run(L, b, deadline);
 	switch (won) {
 	case -2:
 		return vl_fail_errno(L, b->err, "%s", b->what);
@@ -643,6 +688,13 @@ void vl_open_wait(lua_State *L)
 		lua_pushnil(L);
 	lua_replace(L, -3);
 	lua_pop(L, 1);
-	lua_pushcclosure(L, core_wait, 1);
+	struct notify *n = lua_newuserdatauv(L, sizeof *n, 0);
+	n->fd = -1;
+	n->owner = 0;
+	luaL_newmetatable(L, WAIT_NOTIFY);
+	lua_pushcfunction(L, notify_gc);
+	lua_setfield(L, -2, "__gc");
+	lua_setmetatable(L, -2);
+	lua_pushcclosure(L, core_wait, 2);
 	lua_setfield(L, -2, "wait");
 }
