@@ -8,8 +8,9 @@
  * released on every path, a Lua error while matching a pattern included.
  * Socket conditions share one inotify instance per Lua state: closing an
  * instance that has had watches waits for an SRCU grace period (~15 ms),
- * which would delay every wait's return; removing a watch does not. (3) A loop that evaluates every condition in array order and
- * otherwise sleeps in a single poll() until something may have changed.
+ * which would delay every wait's return; removing a watch does not.
+ * (3) A loop that evaluates every condition in array order and otherwise
+ * sleeps in a single poll() until something may have changed.
  */
 #include <errno.h>
 #include <poll.h>
@@ -18,13 +19,12 @@
 #include <string.h>
 #include <sys/inotify.h>
 #include <sys/signalfd.h>
-#include <sys/socket.h>
-#include <sys/un.h>
 #include <unistd.h>
 
 #include <lauxlib.h>
 
 #include "process.h"
+#include "sockwatch.h"
 #include "stream.h"
 
 #define WAIT_BOX "vmlua.WaitBox"
@@ -32,15 +32,8 @@
 
 enum kind { K_EXIT, K_SOCKET, K_LINE, K_READABLE, K_SIGNAL };
 enum match { M_ANY, M_FIND, M_PATTERN };
-enum { SUN_PATH_MAX = sizeof(((struct sockaddr_un *)0)->sun_path) };
-
-/* Retry connect() while a socket file exists but refuses connections (the
- * instant between bind and listen, or a stale file): 1 ms doubling to 50. */
-static const double RETRY_FIRST = 0.001, RETRY_MAX = 0.050;
 /* Bytes one pass reads from a stream before polling the others again. */
 enum { PASS_BUDGET = 1 << 20 };
-/* Watches one socket condition may add (its directory and ancestors). */
-enum { MAX_WATCHES = 16 };
 
 /* The shared inotify instance (upvalue 2 of core.wait). */
 struct notify {
@@ -57,23 +50,17 @@ struct cond {
 	size_t textlen;
 	int group;		/* line: the first line condition on the same stream */
 	int hit;		/* group leader: the condition the front line matched */
-	int fd;			/* signal: our signalfd; socket: the shared inotify; -1 */
-	int wds[MAX_WATCHES];	/* socket: watches we added, removed at the end */
-	int nwds;
+	int fd;			/* signal: our signalfd, -1 */
 	int signo;		/* signal: the one read */
-	int target_watched;	/* socket: its directory itself is watched */
-	double retry_at;	/* socket: connect again then; -1: on an event */
-	double backoff;
-	sigset_t sigs;
-	char path[SUN_PATH_MAX];
-	char dir[SUN_PATH_MAX];
+	sigset_t sigs;		/* signal */
+	struct vl_sockwatch sock;	/* socket */
 };
 
 struct box {
 	int n;
 	int busy;		/* a stream has more to read: do not sleep */
 	int err;		/* environment failure: errno and what failed */
-	char what[SUN_PATH_MAX + 32];
+	char what[VL_SUN_PATH_MAX + 32];
 	struct cond c[];	/* then n struct pollfd */
 };
 
@@ -87,12 +74,10 @@ static int box_close(lua_State *L)
 	struct box *b = luaL_checkudata(L, 1, WAIT_BOX);
 	for (int i = 0; i < b->n; i++) {
 		struct cond *c = &b->c[i];
-		if (c->kind == K_SOCKET)
-			for (int k = 0; k < c->nwds; k++)
-				inotify_rm_watch(c->fd, c->wds[k]);	/* EINVAL if shared and gone */
+		if (c->kind == K_SOCKET && c->sock.ifd >= 0)
+			vl_sockwatch_release(&c->sock);
 		else if (c->fd >= 0)
 			close(c->fd);
-		c->nwds = 0;
 		c->fd = -1;
 	}
 	return 0;
@@ -112,19 +97,12 @@ static void check_socket_path(lua_State *L, int i, struct cond *c, int v)
 
 	if (path == NULL || len == 0 || strlen(path) != len)
 		bad(L, i, "socket must be a path");
-	if (path[0] == '@')
-		bad(L, i, "abstract sockets cannot be waited for (no file to watch)");
-	if (len >= SUN_PATH_MAX)
+	if (vl_sockwatch_init(&c->sock, path) == 0)
+		return;
+	if (errno == ENAMETOOLONG)
 		bad(L, i, lua_pushfstring(L, "socket path %s is %d bytes, over the %d-byte sun_path limit",
-					  path, (int)len, SUN_PATH_MAX - 1));
-	memcpy(c->path, path, len + 1);
-	char *slash = strrchr(c->path, '/');
-	if (slash == NULL)
-		strlcpy(c->dir, ".", sizeof c->dir);
-	else if (slash == c->path)
-		strlcpy(c->dir, "/", sizeof c->dir);
-	else
-		strlcpy(c->dir, c->path, (size_t)(slash - c->path) + 1);
+					  path, (int)len, VL_SUN_PATH_MAX - 1));
+	bad(L, i, "abstract sockets cannot be waited for (no file to watch)");
 }
 
 static void check_signals(lua_State *L, int i, struct cond *c, int v)
@@ -283,13 +261,14 @@ static int acquire(struct box *b, struct notify *n)
 {
 	for (int i = 0; i < b->n; i++) {
 		struct cond *c = &b->c[i];
+		int fd;
 		if (c->kind == K_SOCKET)
-			c->fd = shared_inotify(n);
+			fd = c->sock.ifd = shared_inotify(n);
 		else if (c->kind == K_SIGNAL)
-			c->fd = signalfd(-1, &c->sigs, SFD_NONBLOCK | SFD_CLOEXEC);
+			fd = c->fd = signalfd(-1, &c->sigs, SFD_NONBLOCK | SFD_CLOEXEC);
 		else
 			continue;
-		if (c->fd < 0) {
+		if (fd < 0) {
 			b->err = errno;
 			snprintf(b->what, sizeof b->what, "%s",
 				 c->kind == K_SOCKET ? "inotify_init1" : "signalfd");
@@ -301,92 +280,12 @@ static int acquire(struct box *b, struct notify *n)
 
 /* ---- sockets ------------------------------------------------------------------ */
 
-/* Watch the socket's directory or, while it does not exist yet, its deepest
- * existing ancestor (for the creation of the next level). Repeated until
- * stable, so that a level created while we were arming is not missed. */
-static int arm_socket_watch(struct cond *c)
-{
-	char d[SUN_PATH_MAX], last[SUN_PATH_MAX] = "";
-
-	for (;;) {
-		strlcpy(d, c->dir, sizeof d);
-		int wd;
-		while ((wd = inotify_add_watch(c->fd, d, IN_CREATE | IN_MOVED_TO | IN_ATTRIB | IN_ONLYDIR)) < 0) {
-			if ((errno != ENOENT && errno != ENOTDIR) || strcmp(d, "/") == 0 || strcmp(d, ".") == 0)
-				return -1;
-			char *slash = strrchr(d, '/');
-			if (slash == NULL)
-				strlcpy(d, ".", sizeof d);
-			else
-				slash[slash == d] = '\0';
-		}
-		int known = 0;
-		for (int k = 0; k < c->nwds; k++)
-			known |= c->wds[k] == wd;
-		if (!known && c->nwds < MAX_WATCHES)
-			c->wds[c->nwds++] = wd;
-		if (strcmp(d, c->dir) == 0) {
-			c->target_watched = 1;
-			return 0;
-		}
-		if (strcmp(d, last) == 0)
-			return 0;
-		strlcpy(last, d, sizeof last);
-	}
-}
-
-static void drain(int fd)
-{
-	char buf[4096];
-	for (;;) {
-		ssize_t n = read(fd, buf, sizeof buf);
-		if (n <= 0 && !(n < 0 && errno == EINTR))
-			return;
-	}
-}
-
-/* 1 accepting, 0 not yet, -1 failure (errno). */
-static int try_connect(const char *path)
-{
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-
-	if (fd < 0)
-		return -1;
-	strlcpy(sa.sun_path, path, sizeof sa.sun_path);
-	int r = connect(fd, (struct sockaddr *)&sa, sizeof sa);
-	int e = errno;
-	close(fd);
-	if (r == 0 || e == EAGAIN)	/* EAGAIN: listening, backlog full */
-		return 1;
-	errno = e;
-	return -1;
-}
-
 static int check_socket(struct box *b, struct cond *c)
 {
-	drain(c->fd);
-	if (!c->target_watched && arm_socket_watch(c) < 0) {
+	int r = vl_sockwatch_check(&c->sock, b->what, sizeof b->what);
+	if (r < 0)
 		b->err = errno;
-		snprintf(b->what, sizeof b->what, "watch %s", c->dir);
-		return -1;
-	}
-	if (try_connect(c->path) > 0)
-		return 1;
-	if (errno == ECONNREFUSED) {
-		c->backoff = c->backoff > 0 ? c->backoff * 2 : RETRY_FIRST;
-		if (c->backoff > RETRY_MAX)
-			c->backoff = RETRY_MAX;
-		c->retry_at = vl_monotonic() + c->backoff;
-		return 0;
-	}
-	c->retry_at = -1;
-	c->backoff = 0;
-	if (errno == ENOENT || errno == ENOTDIR)
-		return 0;
-	b->err = errno;
-	snprintf(b->what, sizeof b->what, "connect %s", c->path);
-	return -1;
+	return r;
 }
 
 /* ---- lines --------------------------------------------------------------------- */
@@ -517,8 +416,8 @@ static int sleep_ms(const struct box *b, double deadline)
 
 	for (int i = 0; i < b->n; i++) {
 		const struct cond *c = &b->c[i];
-		if (c->kind == K_SOCKET && c->retry_at >= 0) {
-			int r = vl_remaining_ms(c->retry_at);
+		if (c->kind == K_SOCKET && c->sock.retry_at >= 0) {
+			int r = vl_remaining_ms(c->sock.retry_at);
 			if (ms < 0 || r < ms)
 				ms = r;
 		}
@@ -544,6 +443,9 @@ static void set_pollfds(struct box *b)
 		case K_READABLE:
 			pfd[i].fd = c->pl->fd(c->obj);
 			break;
+		case K_SOCKET:
+			pfd[i].fd = c->sock.ifd;
+			break;
 		default:
 			pfd[i].fd = c->fd;
 		}
@@ -564,7 +466,7 @@ static void push_event(lua_State *L, struct box *b, int i)
 		break;
 	case K_SOCKET:
 		lua_pushliteral(L, "socket");
-		lua_pushstring(L, c->path);
+		lua_pushstring(L, c->sock.path);
 		lua_setfield(L, -3, "path");
 		break;
 	case K_LINE: {
@@ -640,7 +542,7 @@ static int core_wait(lua_State *L)
 	b->n = (int)n;
 	for (int i = 0; i < b->n; i++) {
 		b->c[i].fd = -1;
-		b->c[i].retry_at = -1;
+		b->c[i].sock.ifd = -1;
 		b->c[i].hit = -1;
 	}
 	luaL_setmetatable(L, WAIT_BOX);

@@ -152,7 +152,8 @@ describe("core.wait", function()
 
     it("leaves no inotify watch behind", function()
       local base = H.tmpdir()
-      assert.same({ nil, "timeout", ETIMEDOUT }, { core.wait({ { socket = base .. "/x/y/s" }, { socket = base .. "/s" } }, 0.01) })
+      local conds = { { socket = base .. "/x/y/s" }, { socket = base .. "/s" } }
+      assert.same({ nil, "timeout", ETIMEDOUT }, { core.wait(conds, 0.01) })
       local watches = 0
       for _, fd in ipairs(P.fds()) do
         local info = H.read(("/proc/%d/fdinfo/%d"):format(P.getpid(), fd)) or ""
