@@ -389,13 +389,54 @@ static int resolve(const struct vl_spawn_opts *o, char *exe, size_t len, char *e
 	return -1;
 }
 
+/* Fork with every signal blocked, so that no handler of ours runs in the
+ * child before it has reset them. */
+static pid_t fork_child(struct plan *pl)
+{
+	sigset_t all, old;
+
+	sigfillset(&all);
+	sigprocmask(SIG_SETMASK, &all, &old);
+	pid_t pid = fork();
+	if (pid == 0)
+		run_child(pl);
+	int e = errno;
+	sigprocmask(SIG_SETMASK, &old, NULL);
+	errno = e;
+	return pid;
+}
+
+/* After fork: the pidfd, then the child's report. 0 when the program runs;
+ * -1 with errno and err set, the child reaped. */
+static int await_exec(const struct vl_spawn_opts *o, const char *exe, struct vl_child *out,
+		      int rep, char *err, size_t errlen)
+{
+	struct report r;
+
+	/* Race-free: the child cannot be reaped (and its pid reused) before
+	 * we wait for it. */
+	out->pidfd = pidfd_open(out->pid, 0);
+	if (out->pidfd < 0) {
+		int e = errno;
+		kill(out->pid, SIGKILL);
+		reap(out->pid, -1);
+		snprintf(err, errlen, "cannot open a pidfd for %s: %s", exe, strerror(e));
+		errno = e;
+		return -1;
+	}
+	if (!read_report(rep, &r))
+		return 0;
+	reap(out->pid, out->pidfd);
+	describe_failure(o, exe, &r, err, errlen);
+	errno = r.err;
+	return -1;
+}
+
 int vl_spawn(const struct vl_spawn_opts *o, struct vl_child *out, char *err, size_t errlen)
 {
 	char exe[PATH_MAX];
 	int rep[2] = { -1, -1 };
 	struct plan pl = { .o = o, .exe = exe, .child_pipe = { -1, -1, -1 } };
-	sigset_t all, old;
-	struct report r;
 	int e;
 
 	out->pid = -1;
@@ -412,14 +453,8 @@ int vl_spawn(const struct vl_spawn_opts *o, struct vl_child *out, char *err, siz
 	}
 	pl.report = rep[1];
 	pl.parent = getpid();
-
-	sigfillset(&all);
-	sigprocmask(SIG_SETMASK, &all, &old);
-	out->pid = fork();
-	if (out->pid == 0)
-		run_child(&pl);
+	out->pid = fork_child(&pl);
 	e = errno;
-	sigprocmask(SIG_SETMASK, &old, NULL);
 	for (int i = 0; i < 3; i++)
 		close_fd(&pl.child_pipe[i]);
 	close_fd(&rep[1]);
@@ -427,21 +462,8 @@ int vl_spawn(const struct vl_spawn_opts *o, struct vl_child *out, char *err, siz
 		snprintf(err, errlen, "cannot fork to run %s: %s", exe, strerror(e));
 		goto fail;
 	}
-
-	/* Race-free: the child cannot be reaped (and its pid reused) before
-	 * we wait for it. */
-	out->pidfd = pidfd_open(out->pid, 0);
-	if (out->pidfd < 0) {
+	if (await_exec(o, exe, out, rep[0], err, errlen) < 0) {
 		e = errno;
-		kill(out->pid, SIGKILL);
-		reap(out->pid, -1);
-		snprintf(err, errlen, "cannot open a pidfd for %s: %s", exe, strerror(e));
-		goto fail;
-	}
-	if (read_report(rep[0], &r)) {
-		reap(out->pid, out->pidfd);
-		describe_failure(o, exe, &r, err, errlen);
-		e = r.err;
 		goto fail;
 	}
 	close_fd(&rep[0]);
