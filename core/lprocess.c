@@ -246,9 +246,9 @@ static int p_index(lua_State *L)
 {
 	static const char *const streams[] = { "stdin", "stdout", "stderr" };
 	vl_process *p = luaL_checkudata(L, 1, VL_PROCESS);
-	const char *key = lua_tostring(L, 2);
+	const char *key = lua_type(L, 2) == LUA_TSTRING ? lua_tostring(L, 2) : NULL;
 
-	if (key != NULL && lua_type(L, 2) == LUA_TSTRING) {
+	if (key != NULL) {
 		if (strcmp(key, "pid") == 0) {
 			lua_pushinteger(L, p->pid);
 			return 1;

@@ -20,6 +20,7 @@
 #include <sys/pidfd.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -76,10 +77,18 @@ static void reset_signals(void)
 	memset(&dfl, 0, sizeof dfl);
 	dfl.sa_handler = SIG_DFL;
 	/* Handlers would be reset by execve anyway; ignored signals would not.
-	 * Errors (SIGKILL, SIGSTOP, glibc's internal signals) do not matter. */
-	for (int sig = 1; sig < NSIG; sig++)
-		if (sig != SIGKILL && sig != SIGSTOP)
-			sigaction(sig, &dfl, NULL);
+	 * glibc refuses its internal signals (32, 33) with EINVAL, yet they can
+	 * arrive ignored from our own parent: for those, the raw system call
+	 * with an all-zero kernel sigaction, which is SIG_DFL in every layout
+	 * (the last argument is the kernel's sigset size, 8 bytes). */
+	for (int sig = 1; sig < NSIG; sig++) {
+		if (sig == SIGKILL || sig == SIGSTOP)
+			continue;
+		if (sigaction(sig, &dfl, NULL) < 0 && errno == EINVAL) {
+			unsigned long kernel_dfl[8] = { 0 };
+			syscall(SYS_rt_sigaction, sig, kernel_dfl, NULL, sizeof(unsigned long));
+		}
+	}
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
 }
