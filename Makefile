@@ -1,6 +1,7 @@
 # vmlua: build, test, install.
 #
-#   make              build build/vmlua and build/lib/vmlua/core.so
+#   make              build build/vmlua, build/lib/vmlua/core.so, C tests and fakes
+#   make lib          only build/vmlua and build/lib/vmlua/core.so
 #   make test         build and run every test (unit, C, end to end)
 #   make check        the same tests against an ASan+UBSan build (build/asan/)
 #   make test-all     both of the above, then one summary line "N passed, N failed"
@@ -53,6 +54,9 @@ FAKE_SRC   := $(sort $(wildcard tests/fakes/*.c))
 
 B          := build
 A          := build/asan
+
+# Plain `make` builds everything tests/run needs (C tests and fakes too).
+.DEFAULT_GOAL := all
 
 lib: $(B)/vmlua $(B)/lib/vmlua/core.so
 

@@ -77,13 +77,15 @@ int vl_linebuf_next_line(const vl_linebuf *b, const char **line, size_t *n, size
 {
 	if (b->len == 0)
 		return 0;
-	size_t scan = b->len < b->max_line ? b->len : b->max_line;
+	/* A "\n" right after a max_line piece still ends that line. */
+	size_t scan = b->len <= b->max_line ? b->len : b->max_line + 1;
 	const char *nl = memchr(b->data, '\n', scan);
 	size_t len;
 	if (nl != NULL) {
 		len = (size_t)(nl - b->data);
 		*used = len + 1;
-	} else if (b->len >= b->max_line) {
+	} else if (b->len > b->max_line) {
+		/* Only once the byte after the piece is known not to be "\n". */
 		len = b->max_line;
 		*used = len;
 	} else if (b->eof) {
