@@ -279,7 +279,7 @@ describe("fake cloud-hypervisor", function()
       local v = vmm({ "--igvm", "@DIR@/vmlinux", "--console", "off" },
         { FAKE_CLH_FEATURES = "io_uring,kvm,igvm,guest_debug" })
       assert.equal("Running", state(v.api))
-      assert.same({ "io_uring", "kvm", "igvm", "guest_debug" }, get(v.api, "vmm.ping").json.features)
+      assert.same({ "guest_debug", "igvm", "io_uring", "kvm" }, get(v.api, "vmm.ping").json.features)
       assert.equal(204, put(v.api, "vm.pause").status)
       local core_file = v.dir .. "/guest.core"
       assert.equal(204, put(v.api, "vm.coredump", { destination_url = "file://" .. core_file }).status)
