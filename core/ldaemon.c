@@ -1,7 +1,97 @@
-/* placeholder: vl_open_daemon is being written (issue 2). */
-#include "vmlua.h"
+/*
+ * core.fork_detached{ log = path }: fork a supervisor that outlives us.
+ *
+ * The child starts a new session, reads /dev/null and writes to the log,
+ * and gets the write end of a readiness pipe; the parent gets the read end
+ * (eof when the child dies before reporting) and the child's pid. The
+ * parent does not reap the child: it is expected to exit, and init adopts
+ * the supervisor. Everything that can fail is done before fork.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <lauxlib.h>
+
+#include "stream.h"
+
+static const char *check_opts(lua_State *L)
+{
+	luaL_checktype(L, 1, LUA_TTABLE);
+	lua_pushnil(L);
+	while (lua_next(L, 1)) {
+		lua_pop(L, 1);
+		if (lua_type(L, -1) != LUA_TSTRING || strcmp(lua_tostring(L, -1), "log") != 0)
+			luaL_argerror(L, 1, lua_pushfstring(L, "unknown option '%s'",
+							    luaL_tolstring(L, -1, NULL)));
+	}
+	if (lua_getfield(L, 1, "log") != LUA_TSTRING)
+		luaL_argerror(L, 1, "log must be a path");
+	size_t len;
+	const char *log = lua_tolstring(L, -1, &len);
+	luaL_argcheck(L, strlen(log) == len && len > 0, 1, "log must be a path");
+	lua_pop(L, 1);
+	return log;
+}
+
+static void close_all(int *fds, int n)
+{
+	for (int i = 0; i < n; i++)
+		if (fds[i] >= 0)
+			close(fds[i]);
+}
+
+static int core_fork_detached(lua_State *L)
+{
+	const char *log = check_opts(L);
+	int fds[4] = { -1, -1, -1, -1 };	/* log, /dev/null, pipe read, pipe write */
+	int e;
+
+	lua_settop(L, 1);
+	vl_stream *end = vl_stream_new(L);	/* 2: the end we keep, closed for now */
+	fds[0] = open(log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOCTTY, 0600);
+	if (fds[0] < 0)
+		return vl_fail_errno(L, errno, "cannot open %s", log);
+	fds[1] = open("/dev/null", O_RDWR | O_CLOEXEC | O_NOCTTY);
+	if (fds[1] < 0 || pipe2(fds + 2, O_CLOEXEC) < 0) {
+		e = errno;
+		close_all(fds, 4);
+		return vl_fail_errno(L, e, "cannot prepare the supervisor");
+	}
+	fflush(NULL);	/* buffered output must not be written twice */
+	pid_t pid = fork();
+	if (pid < 0) {
+		e = errno;
+		close_all(fds, 4);
+		return vl_fail_errno(L, e, "cannot fork the supervisor");
+	}
+	if (pid == 0) {
+		setsid();
+		if (dup2(fds[1], 0) < 0 || dup2(fds[0], 1) < 0 || dup2(fds[0], 2) < 0)
+			_exit(127);	/* our stdio would be the caller's terminal */
+		int writer = fds[3];
+		fds[3] = -1;
+		close_all(fds, 4);
+		vl_stream_open_pipe(end, writer, 1);
+		lua_pushliteral(L, "child");
+		lua_pushvalue(L, 2);
+		return 2;
+	}
+	int reader = fds[2];
+	fds[2] = -1;
+	close_all(fds, 4);
+	fcntl(reader, F_SETFL, O_NONBLOCK);
+	vl_stream_open_pipe(end, reader, 0);
+	lua_pushliteral(L, "parent");
+	lua_pushvalue(L, 2);
+	lua_pushinteger(L, pid);
+	return 3;
+}
 
 void vl_open_daemon(lua_State *L)
 {
-	(void)L;
+	lua_pushcfunction(L, core_fork_detached);
+	lua_setfield(L, -2, "fork_detached");
 }

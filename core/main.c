@@ -181,6 +181,9 @@ static int report_error(lua_State *L)
 
 int main(int argc, char **argv)
 {
+	/* Supervised signals are read through core.wait (signalfd), never
+	 * delivered asynchronously; children start with an empty mask. */
+	vl_block_default_signals();
 	lua_State *L = luaL_newstate();
 	if (L == NULL) {
 		fprintf(stderr, "vmlua: cannot create Lua state: not enough memory\n");

@@ -10,6 +10,7 @@
 #ifndef VMLUA_H
 #define VMLUA_H
 
+#include <signal.h>
 #include <stddef.h>
 #include <sys/types.h>
 
@@ -91,8 +92,14 @@ void vl_linebuf_consume(vl_linebuf *b, size_t n);
 /* Signal number from a Lua value: an integer, "SIGTERM" or "TERM".
  * Raises an argument error for anything else. */
 int vl_check_signal(lua_State *L, int arg);
+/* The same without raising: 0 and a reason (pushed on the stack) in *why. */
+int vl_to_signal(lua_State *L, int idx, const char **why);
 /* "SIGTERM" for 15; "SIG<n>" for numbers without a name (static storage). */
 const char *vl_signal_name(int sig);
+/* The supervised set: SIGINT, SIGTERM, SIGHUP, SIGCHLD, SIGUSR1, SIGUSR2. */
+void vl_default_signal_set(sigset_t *set);
+/* Block the supervised set (the vmlua executable, before Lua starts). */
+int vl_block_default_signals(void);
 
 /* ---- process start time (procstat.c) ------------------------------------ */
 /* Field 22 of /proc/<pid>/stat (clock ticks since boot). 0 or -1/errno. */

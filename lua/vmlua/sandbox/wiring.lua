@@ -111,7 +111,8 @@ function M.plan(sb, opts)
   local ctl = cfg:control_socket()
   if not ctl then
     ctl = socket_path(plan.dir, sb.kind == "qemu" and "qmp.sock" or "api.sock", errors)
-    cfg:set_control_socket(ctl)
+    local set, serr = cfg:set_control_socket(ctl)
+    if set == nil or set == false then errors[#errors + 1] = "hypervisor: cannot add the control socket: " .. tostring(serr) end
   end
   plan.control_socket = ctl
   plan.sockets[sb.kind == "qemu" and "qmp" or "api"] = ctl
@@ -128,7 +129,10 @@ function M.plan(sb, opts)
 
   for i, share in ipairs(sb.shares) do
     local proc, sock = virtiofsd_process(sb, plan, i, share, errors)
-    cfg:add_share { tag = share.tag, socket = sock, queue_size = share.queue_size }
+    local added, aerr = cfg:add_share { tag = share.tag, socket = sock, queue_size = share.queue_size }
+    if added == nil or added == false then
+      errors[#errors + 1] = string.format("shares[%d]: cannot wire into the hypervisor config: %s", i, tostring(aerr))
+    end
     plan.sockets[proc.name] = sock
     plan.processes[#plan.processes + 1] = proc
   end

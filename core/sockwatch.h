@@ -1,0 +1,43 @@
+/*
+ * Waiting for a unix socket to accept connections, without Lua
+ * (sockwatch.c; used by core.wait's socket conditions).
+ *
+ * inotify on the socket's directory (or, while that does not exist yet, on
+ * its deepest existing ancestor) wakes the waiter when the socket file is
+ * created; a non-blocking connect() then tells whether it accepts. Between
+ * bind() and listen() a socket refuses: then connect is retried after 1 ms,
+ * doubling up to 50 ms, which is also what a stale socket file costs.
+ */
+#ifndef VMLUA_SOCKWATCH_H
+#define VMLUA_SOCKWATCH_H
+
+#include <sys/socket.h>
+#include <sys/un.h>
+
+enum {
+	VL_SUN_PATH_MAX = sizeof(((struct sockaddr_un *)0)->sun_path),
+	VL_SOCKWATCH_WATCHES = 16,	/* the directory and its ancestors */
+};
+
+struct vl_sockwatch {
+	int ifd;		/* the inotify instance to use (not owned) */
+	int wds[VL_SOCKWATCH_WATCHES];	/* watches added, for release */
+	int nwds;
+	int target_watched;	/* the socket's own directory is watched */
+	double retry_at;	/* connect again then (monotonic); -1: on an event */
+	double backoff;
+	char path[VL_SUN_PATH_MAX];
+	char dir[VL_SUN_PATH_MAX];
+};
+
+/* Prepare for path (ifd is set later): 0, or -1 with errno ENAMETOOLONG
+ * (over sun_path) or EINVAL (empty, or abstract: no file to watch). */
+int vl_sockwatch_init(struct vl_sockwatch *w, const char *path);
+/* Take in inotify events, watch what can be watched, try to connect:
+ * 1 the socket accepts, 0 not yet, -1 with errno (*what: "watch DIR" or
+ * "connect PATH" for the message). */
+int vl_sockwatch_check(struct vl_sockwatch *w, char *what, size_t whatlen);
+/* Remove the watches this waiter added (the instance may be shared). */
+void vl_sockwatch_release(struct vl_sockwatch *w);
+
+#endif

@@ -1,0 +1,97 @@
+-- core.fork_detached: a supervisor in its own session, logging to a file,
+-- reporting readiness through a pipe. Run in a separate lua5.4 so that the
+-- fork does not copy busted.
+local core = require "vmlua.core"
+local H = require "support.h"
+local P = require "support.proc"
+
+--- Run a Lua script (with vmlua.core on the path) and return its stdout.
+local function run_lua(body)
+  local script = "local core = require 'vmlua.core'\n" .. body
+  local out, how, code = P.output({ "lua5.4", "-e", script })
+  return out, how, code
+end
+
+--- Wait until a process that is not our child has exited.
+local function wait_gone(pid, start)
+  local h = core.proc.attach(pid, start)
+  if h then
+    h:wait(10)
+    h:close()
+  end
+  assert.is_false(core.proc.alive(pid, start))
+end
+
+describe("core.fork_detached", function()
+  local dir
+  before_each(function() dir = H.tmpdir() end)
+  after_each(function() H.cleanup_tmp() end)
+
+  it("forks a supervisor in a new session that logs to a file", function()
+    local log = dir .. "/supervisor.log"
+    local out = run_lua(([[
+      io.write("before fork\n")
+      local role, pipe, pid = core.fork_detached { log = %q }
+      if role == "child" then
+        local stat = io.open("/proc/self/stat"):read("a")
+        local me, sid = stat:match("^(%%d+) .*%%) %%S+ %%d+ %%d+ (%%d+)")
+        io.write("child stdout\n")
+        io.stdout:flush()
+        io.stderr:write("child stderr\n")
+        local stdin = io.read("a")
+        pipe:write(("ready %%s %%s %%s\n"):format(me, sid, stdin == "" and "null" or "tty"))
+        pipe:close()
+        io.stdout:flush()
+        os.exit(0)
+      end
+      local line = assert(pipe:read_line(10))
+      io.write(role, " ", pid, " ", line, "\n")
+    ]]):format(log))
+    local lines = {}
+    for l in out:gmatch("[^\n]+") do lines[#lines + 1] = l end
+    assert.equal("before fork", lines[1], "output buffered before fork appears once")
+    assert.equal(2, #lines, out)
+    local pid, me, sid, stdin = lines[2]:match("^parent (%d+) ready (%d+) (%d+) (%a+)$")
+    assert.equal(pid, me)
+    assert.equal(me, sid, "the supervisor leads its own session")
+    assert.equal("null", stdin)
+    wait_gone(tonumber(pid), core.proc.start_time(tonumber(pid)) or 0)
+    assert.equal("child stdout\nchild stderr\n", H.read(log))
+    assert.equal("-rw-------", (P.output({ "stat", "-c", "%A", log }):gsub("\n", "")))
+  end)
+
+  it("the reader sees eof when the supervisor dies before reporting", function()
+    local out = run_lua(([[
+      local role, pipe, pid = core.fork_detached { log = %q }
+      if role == "child" then os.exit(3) end
+      io.write(tostring(select(2, pipe:read_line(10))), "\n")
+    ]]):format(dir .. "/log"))
+    assert.equal("eof\n", out)
+  end)
+
+  it("appends to an existing log", function()
+    local log = dir .. "/log"
+    H.write(log, "earlier\n")
+    run_lua(([[
+      local role, pipe = core.fork_detached { log = %q }
+      if role == "child" then print("again"); io.stdout:flush(); pipe:write("ok\n"); os.exit(0) end
+      pipe:read_line(10)
+    ]]):format(log))
+    -- the child wrote before reporting, so the log is complete
+    assert.equal("earlier\nagain\n", H.read(log))
+  end)
+
+  it("a log that cannot be opened: nil, message, errno, no fork", function()
+    local children = P.children()
+    assert.same({ nil, "cannot open /nonexistent/dir/x.log: No such file or directory", 2 },
+      { core.fork_detached { log = "/nonexistent/dir/x.log" } })
+    assert.same(children, P.children())
+  end)
+
+  it("checks its options", function()
+    assert.has_error(function() core.fork_detached() end)
+    assert.has_error(function() core.fork_detached {} end)
+    assert.has_error(function() core.fork_detached { log = 5 } end)
+    assert.has_error(function() core.fork_detached { log = dir .. "/x", detach = true } end)
+  end)
+end)
