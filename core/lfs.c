@@ -302,20 +302,24 @@ static int fs_which(lua_State *L)
 	if (strchr(name, '/') != NULL) {
 		if (!is_executable(name))
 			return vl_fail_errno(L, access(name, F_OK) == 0 ? EACCES : ENOENT, "which %s", name);
+		const char *rel = name;
+		while (rel[0] == '.' && rel[1] == '/')
+			for (rel += 2; *rel == '/'; rel++)
+				;
 		if (name[0] == '/' || getcwd(cand, sizeof cand) == NULL)
 			lua_pushstring(L, name);
 		else
-			lua_pushfstring(L, "%s/%s", cand, name);
+			lua_pushfstring(L, "%s/%s", strcmp(cand, "/") == 0 ? "" : cand, rel);
 		return 1;
 	}
 	if (search == NULL)
 		search = "/usr/local/bin:/usr/bin:/bin";
+	/* As core.spawn does: empty entries are skipped, never taken as ".". */
 	for (const char *p = search;; p++) {
 		const char *end = strchr(p, ':');
 		size_t len = end ? (size_t)(end - p) : strlen(p);
-		int n = len == 0 ? snprintf(cand, sizeof cand, "%s", name)
-				 : snprintf(cand, sizeof cand, "%.*s/%s", (int)len, p, name);
-		if (n > 0 && (size_t)n < sizeof cand && is_executable(cand)) {
+		int n = snprintf(cand, sizeof cand, "%.*s/%s", (int)len, p, name);
+		if (len > 0 && n > 0 && (size_t)n < sizeof cand && is_executable(cand)) {
 			if (cand[0] != '/') {
 				char cwd[PATH_MAX];
 				if (getcwd(cwd, sizeof cwd) != NULL) {

@@ -189,6 +189,14 @@ describe("core.fs", function()
     assert.same({ nil, "which no-such-program-here: No such file or directory", ENOENT },
       { fs.which("no-such-program-here") })
     assert.equal("/bin/sh", (fs.which("sh", "/bin")))
+    -- an empty PATH entry is not ".", as for core.spawn
+    local cwd = fs.realpath(".")
+    H.write(cwd .. "/vmlua-which-probe", "")
+    os.execute("chmod 755 " .. cwd .. "/vmlua-which-probe")
+    finally(function() os.remove(cwd .. "/vmlua-which-probe") end)
+    assert.same({ nil, "which vmlua-which-probe: No such file or directory", ENOENT },
+      { fs.which("vmlua-which-probe", ":/nonexistent:") })
+    assert.equal(cwd .. "/vmlua-which-probe", fs.which("./vmlua-which-probe"))
     assert.has_error(function() fs.which("") end)
   end)
 end)
