@@ -110,6 +110,22 @@ describe("core.log JSON format", function()
     assert.same({ "bad", "error" }, { json.decode(lines[2]).msg, json.decode(lines[2]).level })
   end)
 
+  it("writes every level, and only those enabled", function()
+    local function levels(lines)
+      local t = {}
+      for i, l in ipairs(lines) do
+        local r = assert(json.decode(l))
+        t[i] = r.level .. "=" .. r.msg
+      end
+      return t
+    end
+    assert.same({ "debug=d", "info=i", "warn=w", "error=e" }, levels(log_lines(ALL, "debug", "json")))
+    assert.same({ "info=i", "warn=w", "error=e" }, levels(log_lines(ALL, nil, "json")))
+    assert.same({ "warn=w", "error=e" }, levels(log_lines(ALL, "warn", "json")))
+    assert.same({ "error=e" }, levels(log_lines(ALL, "error", "json")))
+    assert.same({}, levels(log_lines(ALL, "off", "json")))
+  end)
+
   it("is chosen by set{} as well, and respects the level", function()
     local lines = log_lines("log.set{ format = 'json', level = 'warn' } log.info('no') log.warn('yes')")
     assert.equal(1, #lines)

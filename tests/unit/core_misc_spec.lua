@@ -1,6 +1,7 @@
 -- core.fs, the environment, clocks and sd_notify.
 local core = require "vmlua.core"
 local H = require "support.h"
+local child = require "support.child"
 local fs = core.fs
 
 local ENOENT, EEXIST, EINVAL, ENOTEMPTY, EAFNOSUPPORT = 2, 17, 22, 39, 97
@@ -205,9 +206,9 @@ describe("core environment and clocks", function()
   it("setenv sets and unsets variables for this process and its children", function()
     assert.is_true(core.setenv("VMLUA_TEST_VAR", "one two"))
     assert.equal("one two", os.getenv("VMLUA_TEST_VAR"))
-    local p = io.popen("printenv VMLUA_TEST_VAR")
-    assert.equal("one two", p:read("l"))
-    p:close()
+    local p = child.spawn { "printenv", "VMLUA_TEST_VAR" }
+    assert.equal("one two", p:read_line())
+    assert.is_true(p:close())
     assert.is_true(core.setenv("VMLUA_TEST_VAR", nil))
     assert.is_nil(os.getenv("VMLUA_TEST_VAR"))
     assert.is_true(core.setenv("VMLUA_TEST_VAR"))
@@ -224,9 +225,9 @@ describe("core environment and clocks", function()
   it("getpid and getuid are this process's", function()
     local stat = H.read("/proc/self/stat")
     assert.equal(tonumber(stat:match("^(%d+)")), core.getpid())
-    local p = io.popen("id -u")
-    assert.equal(tonumber(p:read("l")), core.getuid())
-    p:close()
+    local p = child.spawn { "id", "-u" }
+    assert.equal(tonumber(p:read_line()), core.getuid())
+    assert.is_true(p:close())
   end)
 
   it("isatty tells terminals from files and pipes", function()
@@ -267,8 +268,8 @@ describe("core.sd_notify", function()
   end)
 
   local function receiver(addr, count)
-    local p = assert(io.popen(H.fakes .. "/dgram_recv " .. addr .. " " .. (count or 1)))
-    assert.equal("ready", p:read("l"))
+    local p = child.spawn { H.fakes .. "/dgram_recv", addr, tostring(count or 1) }
+    assert.equal("ready", p:read_line())
     return p
   end
 
@@ -284,9 +285,9 @@ describe("core.sd_notify", function()
     local p = receiver(path, 2)
     core.setenv("NOTIFY_SOCKET", path)
     assert.is_true(core.sd_notify("READY=1"))
-    assert.equal("READY=1", p:read("l"))
+    assert.equal("READY=1", p:read_line())
     assert.is_true(core.sd_notify("STATUS=booting the guest"))
-    assert.equal("STATUS=booting the guest", p:read("l"))
+    assert.equal("STATUS=booting the guest", p:read_line())
     assert.is_true(p:close())
   end)
 
@@ -295,7 +296,7 @@ describe("core.sd_notify", function()
     local p = receiver(name)
     core.setenv("NOTIFY_SOCKET", name)
     assert.is_true(core.sd_notify("STOPPING=1"))
-    assert.equal("STOPPING=1", p:read("l"))
+    assert.equal("STOPPING=1", p:read_line())
     assert.is_true(p:close())
   end)
 
