@@ -1,0 +1,160 @@
+#!/usr/bin/env bash
+# Boot the guest kit once under QEMU (TCG) with virtiofsd, by hand, the plain
+# way: start virtiofsd, start QEMU, poll the serial log for the marker, check
+# the file the guest wrote into the share, stop the guest (QMP
+# system_powerdown through socat, or a poweroff-request file in the share)
+# and report the times. This is also the baseline the benchmarks compare
+# vmlua against: "a plain shell script that waits on the serial log".
+#
+#   tests/guest/smoke.sh [--machine q35|microvm] [--stop qmp|share]
+#                        [--kit DIR] [--timeout SEC] [--append PARAMS]
+#                        [--print] [--keep]
+#
+# Prints "smoke: MACHINE boot_to_marker=S stop_to_exit=S" on success and
+# exits 0; exits 1 on any failure, 2 on bad usage. Everything it started is
+# stopped and its temp dir removed on every path (--keep keeps the dir).
+# Env: QEMU (qemu-system-x86_64), VIRTIOFSD (/usr/lib/qemu/virtiofsd).
+set -euo pipefail
+
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+machine=q35 stop=qmp kit=$here/../../build/guest timeout=120 extra= print=0 keep=0
+usage() { echo "usage: $0 [--machine q35|microvm] [--stop qmp|share] [--kit DIR] [--timeout SEC] [--append PARAMS] [--print] [--keep]" >&2; exit 2; }
+while [ $# -gt 0 ]; do
+	case $1 in
+	--machine) machine=${2:-}; shift 2 || usage ;;
+	--stop) stop=${2:-}; shift 2 || usage ;;
+	--kit) kit=${2:-}; shift 2 || usage ;;
+	--timeout) timeout=${2:-}; shift 2 || usage ;;
+	--append) extra=${2:-}; shift 2 || usage ;;
+	--print) print=1; shift ;;
+	--keep) keep=1; shift ;;
+	*) usage ;;
+	esac
+done
+case $machine in q35|microvm) ;; *) usage ;; esac
+case $stop in qmp|share) ;; *) usage ;; esac
+case $timeout in ''|*[!0-9]*) usage ;; esac
+
+qemu=${QEMU:-qemu-system-x86_64}
+virtiofsd=${VIRTIOFSD:-/usr/lib/qemu/virtiofsd}
+fail() { echo "smoke: $machine: error: $*" >&2; exit 1; }
+for f in vmlinuz initrd.gz kernel-version; do
+	[ -f "$kit/$f" ] || fail "no $kit/$f: build the guest kit first (make guest)"
+done
+command -v "$qemu" >/dev/null || fail "$qemu not found"
+[ -x "$virtiofsd" ] || fail "$virtiofsd not found"
+command -v socat >/dev/null || fail "socat not found"
+kit=$(cd "$kit" && pwd)
+
+# Short paths: unix socket names are limited to 107 bytes.
+dir=$(mktemp -d /tmp/vmlua-smoke.XXXXXX)
+vfs_pid= qemu_pid= watchdog=
+cleanup() {
+	local st=$?
+	trap - EXIT INT TERM
+	for p in $watchdog $qemu_pid $vfs_pid; do kill -TERM "$p" 2>/dev/null || true; done
+	for p in $watchdog $qemu_pid $vfs_pid; do wait "$p" 2>/dev/null || true; done
+	if [ $keep = 1 ]; then echo "smoke: kept $dir" >&2; else rm -rf "$dir"; fi
+	exit $st
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+mkdir "$dir/share"
+tag=vmlua
+marker=VMLUA-GUEST-READY
+append="console=ttyS0 quiet vmlua.share=$tag${extra:+ $extra}"
+
+# ---- the command lines -------------------------------------------------------
+vfs_argv=("$virtiofsd" --socket-path="$dir/vfs.sock" -o source="$dir/share" -o cache=auto)
+qemu_argv=("$qemu")
+case $machine in
+q35)
+	qemu_argv+=(-machine q35,accel=tcg
+		-object memory-backend-memfd,id=mem,size=256M,share=on -numa node,memdev=mem)
+	fs_device=vhost-user-fs-pci ;;
+microvm)
+	# virtio-mmio is legacy (v1) by default; vhost-user needs virtio 1.0.
+	qemu_argv+=(-machine microvm,accel=tcg,memory-backend=mem
+		-object memory-backend-memfd,id=mem,size=256M,share=on
+		-global virtio-mmio.force-legacy=false)
+	fs_device=vhost-user-fs-device ;;
+esac
+qemu_argv+=(-cpu max -smp 1 -m 256M
+	-kernel "$kit/vmlinuz" -initrd "$kit/initrd.gz" -append "$append"
+	-chardev socket,id=vfs,path="$dir/vfs.sock" -device "$fs_device,chardev=vfs,tag=$tag"
+	-serial file:"$dir/serial.log" -display none -no-reboot -nodefaults
+	-qmp unix:"$dir/qmp.sock",server=on,wait=off)
+if [ $print = 1 ]; then
+	echo "virtiofsd: ${vfs_argv[*]}"
+	echo "qemu: ${qemu_argv[*]}"
+fi
+
+since() { echo "${EPOCHREALTIME/./} $1" | awk '{ printf "%.3f", ($1 - $2) / 1e6 }'; }
+# Poll for a condition (a shell command) every 50 ms for up to SEC seconds.
+poll() {
+	local sec=$1 t0=${EPOCHREALTIME/./}; shift
+	until "$@"; do
+		[ $(( ${EPOCHREALTIME/./} - t0 )) -lt $((sec * 1000000)) ] || return 1
+		sleep 0.05
+	done
+}
+alive() { kill -0 "$1" 2>/dev/null; }
+tail_logs() {
+	echo "--- serial.log (last lines)" >&2; tail -n 15 "$dir/serial.log" >&2 2>/dev/null || true
+	echo "--- qemu.log" >&2; tail -n 15 "$dir/qemu.log" >&2 2>/dev/null || true
+	echo "--- virtiofsd.log" >&2; tail -n 15 "$dir/virtiofsd.log" >&2 2>/dev/null || true
+}
+
+# ---- virtiofsd ---------------------------------------------------------------
+"${vfs_argv[@]}" >"$dir/virtiofsd.log" 2>&1 &
+vfs_pid=$!
+vfs_ready() { grep -q 'Waiting for vhost-user socket connection' "$dir/virtiofsd.log" || ! alive $vfs_pid; }
+poll 10 vfs_ready && alive $vfs_pid || { tail_logs; fail "virtiofsd did not start"; }
+
+# ---- QEMU, up to the marker --------------------------------------------------
+t_launch=${EPOCHREALTIME/./}
+"${qemu_argv[@]}" >"$dir/qemu.log" 2>&1 </dev/null &
+qemu_pid=$!
+booted() { grep -qF -- "$marker" "$dir/serial.log" 2>/dev/null || ! alive $qemu_pid; }
+poll "$timeout" booted || { tail_logs; fail "no marker within ${timeout}s"; }
+alive $qemu_pid || { tail_logs; fail "QEMU exited before the marker"; }
+boot_time=$(since "$t_launch")
+
+hello=$dir/share/hello-from-guest.txt
+grep -q '^hello from the vmlua guest$' "$hello" 2>/dev/null || { tail_logs; fail "no greeting in the share"; }
+grep -qx "kernel: $(cat "$kit/kernel-version")" "$hello" || fail "wrong kernel in $hello: $(cat "$hello")"
+
+# ---- stop and wait for QEMU to exit -----------------------------------------
+t_stop=${EPOCHREALTIME/./}
+case $stop in
+qmp)
+	printf '%s\n' '{"execute":"qmp_capabilities"}' '{"execute":"system_powerdown"}' |
+		socat -t 5 - UNIX-CONNECT:"$dir/qmp.sock" >"$dir/qmp.log" 2>&1 ||
+		{ tail_logs; fail "QMP: socat failed: $(cat "$dir/qmp.log")"; }
+	[ "$(grep -c '"return": {}' "$dir/qmp.log")" -eq 2 ] ||
+		fail "QMP: system_powerdown not accepted: $(cat "$dir/qmp.log")" ;;
+share)
+	touch "$dir/share/poweroff-request" ;;
+esac
+# A watchdog turns a guest that never powers off into a failure, not a hang.
+( sleep "$timeout"; kill -TERM $qemu_pid 2>/dev/null ) &
+watchdog=$!
+rc=0
+wait $qemu_pid || rc=$?
+stop_time=$(since "$t_stop")
+qemu_pid=
+kill $watchdog 2>/dev/null || true
+wait $watchdog 2>/dev/null || true
+watchdog=
+[ $rc -eq 0 ] || { tail_logs; fail "QEMU exited with status $rc after the $stop stop"; }
+grep -q 'vmlua-guest: powering off' "$dir/serial.log" || { tail_logs; fail "the guest did not power itself off"; }
+
+# virtiofsd ends by itself once QEMU has gone.
+vfs_gone() { ! alive $vfs_pid; }
+poll 10 vfs_gone || fail "virtiofsd still running after QEMU exited"
+wait $vfs_pid 2>/dev/null || true
+vfs_pid=
+
+echo "smoke: $machine boot_to_marker=$boot_time stop_to_exit=$stop_time"
