@@ -7,8 +7,8 @@
 # vmlua against: "a plain shell script that waits on the serial log".
 #
 #   tests/guest/smoke.sh [--machine q35|microvm] [--stop qmp|share]
-#                        [--kit DIR] [--timeout SEC] [--append PARAMS]
-#                        [--print] [--keep]
+#                        [--kernel vmlinux|vmlinuz] [--kit DIR]
+#                        [--timeout SEC] [--append PARAMS] [--print] [--keep]
 #
 # Prints "smoke: MACHINE boot_to_marker=S stop_to_exit=S" on success and
 # exits 0; exits 1 on any failure, 2 on bad usage. Everything it started is
@@ -17,12 +17,13 @@
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-machine=q35 stop=qmp kit=$here/../../build/guest timeout=120 extra= print=0 keep=0
-usage() { echo "usage: $0 [--machine q35|microvm] [--stop qmp|share] [--kit DIR] [--timeout SEC] [--append PARAMS] [--print] [--keep]" >&2; exit 2; }
+machine=q35 stop=qmp kernel=vmlinux kit=$here/../../build/guest timeout=120 extra= print=0 keep=0
+usage() { echo "usage: $0 [--machine q35|microvm] [--stop qmp|share] [--kernel vmlinux|vmlinuz] [--kit DIR] [--timeout SEC] [--append PARAMS] [--print] [--keep]" >&2; exit 2; }
 while [ $# -gt 0 ]; do
 	case $1 in
 	--machine) machine=${2:-}; shift 2 || usage ;;
 	--stop) stop=${2:-}; shift 2 || usage ;;
+	--kernel) kernel=${2:-}; shift 2 || usage ;;
 	--kit) kit=${2:-}; shift 2 || usage ;;
 	--timeout) timeout=${2:-}; shift 2 || usage ;;
 	--append) extra=${2:-}; shift 2 || usage ;;
@@ -33,18 +34,26 @@ while [ $# -gt 0 ]; do
 done
 case $machine in q35|microvm) ;; *) usage ;; esac
 case $stop in qmp|share) ;; *) usage ;; esac
+case $kernel in vmlinux|vmlinuz) ;; *) usage ;; esac
 case $timeout in ''|*[!0-9]*) usage ;; esac
 
 qemu=${QEMU:-qemu-system-x86_64}
 virtiofsd=${VIRTIOFSD:-/usr/lib/qemu/virtiofsd}
 fail() { echo "smoke: $machine: error: $*" >&2; exit 1; }
-for f in vmlinuz initrd.gz kernel-version; do
+for f in "$kernel" initrd.gz kernel-version; do
 	[ -f "$kit/$f" ] || fail "no $kit/$f: build the guest kit first (make guest)"
 done
 command -v "$qemu" >/dev/null || fail "$qemu not found"
 [ -x "$virtiofsd" ] || fail "$virtiofsd not found"
 command -v socat >/dev/null || fail "socat not found"
 kit=$(cd "$kit" && pwd)
+# The host's TSC frequency in kHz: x86 Linux derives BogoMIPS from it
+# (loops_per_jiffy = tsc_khz * 1000 / HZ, BogoMIPS = tsc_khz / 500).
+host_tsc_khz() {
+	awk '/^bogomips/ { printf "%d", $3 * 500; found = 1; exit }
+		END { if (!found) exit 1 }' /proc/cpuinfo ||
+		fail "cannot read the host TSC frequency from /proc/cpuinfo"
+}
 
 # Short paths: unix socket names are limited to 107 bytes.
 dir=$(mktemp -d /tmp/vmlua-smoke.XXXXXX)
@@ -52,8 +61,14 @@ vfs_pid= qemu_pid= watchdog=
 cleanup() {
 	local st=$?
 	trap - EXIT INT TERM
-	for p in $watchdog $qemu_pid $vfs_pid; do kill -TERM "$p" 2>/dev/null || true; done
-	for p in $watchdog $qemu_pid $vfs_pid; do wait "$p" 2>/dev/null || true; done
+	for p in $watchdog $qemu_pid; do kill -TERM "$p" 2>/dev/null || true; done
+	for p in $watchdog $qemu_pid; do wait "$p" 2>/dev/null || true; done
+	# virtiofsd runs its worker in a child; once QEMU has gone the worker
+	# ends and the parent reaps it. Killing the parent first would orphan it.
+	if [ -n "$vfs_pid" ]; then
+		poll 2 vfs_gone || kill -TERM "$vfs_pid" 2>/dev/null || true
+		wait "$vfs_pid" 2>/dev/null || true
+	fi
 	if [ $keep = 1 ]; then echo "smoke: kept $dir" >&2; else rm -rf "$dir"; fi
 	exit $st
 }
@@ -64,7 +79,7 @@ trap 'exit 143' TERM
 mkdir "$dir/share"
 tag=vmlua
 marker=VMLUA-GUEST-READY
-append="console=ttyS0 quiet vmlua.share=$tag${extra:+ $extra}"
+append="console=ttyS0 quiet cryptomgr.notests vmlua.share=$tag"
 
 # ---- the command lines -------------------------------------------------------
 vfs_argv=("$virtiofsd" --socket-path="$dir/vfs.sock" -o source="$dir/share" -o cache=auto)
@@ -79,16 +94,34 @@ microvm)
 	qemu_argv+=(-machine microvm,accel=tcg,memory-backend=mem
 		-object memory-backend-memfd,id=mem,size=256M,share=on
 		-global virtio-mmio.force-legacy=false)
-	fs_device=vhost-user-fs-device ;;
+	fs_device=vhost-user-fs-device
+	# microvm's ACPI is hardware-reduced: no PIT interrupts until the local
+	# APIC timer is calibrated, which needs the TSC frequency. Under TCG the
+	# guest's TSC is the host's; calibrating it against the PIT fails now and
+	# then on a busy host and the guest hangs, so tell the kernel instead.
+	append+=" tsc_early_khz=$(host_tsc_khz)" ;;
 esac
-qemu_argv+=(-cpu max -smp 1 -m 256M
-	-kernel "$kit/vmlinuz" -initrd "$kit/initrd.gz" -append "$append"
+append+="${extra:+ $extra}"
+for word in $extra; do   # the guest prints the last vmlua.marker= given
+	case $word in vmlua.marker=*) marker=${word#*=} ;; esac
+done
+qemu_argv+=(-smp 1 -m 256M
+	-kernel "$kit/$kernel" -initrd "$kit/initrd.gz" -append "$append"
 	-chardev socket,id=vfs,path="$dir/vfs.sock" -device "$fs_device,chardev=vfs,tag=$tag"
 	-serial file:"$dir/serial.log" -display none -no-reboot -nodefaults
 	-qmp unix:"$dir/qmp.sock",server=on,wait=off)
+# An argv as one line a shell reads back the same (for --print).
+shell_words() {
+	local a sep=
+	for a; do
+		if [[ $a =~ ^[A-Za-z0-9_./:=,@%+-]+$ ]]; then printf '%s%s' "$sep" "$a"
+		else printf "%s'%s'" "$sep" "${a//\'/\'\\\'\'}"; fi
+		sep=' '
+	done
+}
 if [ $print = 1 ]; then
-	echo "virtiofsd: ${vfs_argv[*]}"
-	echo "qemu: ${qemu_argv[*]}"
+	echo "virtiofsd: $(shell_words "${vfs_argv[@]}")"
+	echo "qemu: $(shell_words "${qemu_argv[@]}")"
 fi
 
 since() { echo "${EPOCHREALTIME/./} $1" | awk '{ printf "%.3f", ($1 - $2) / 1e6 }'; }
@@ -101,6 +134,7 @@ poll() {
 	done
 }
 alive() { kill -0 "$1" 2>/dev/null; }
+vfs_gone() { ! alive $vfs_pid; }
 tail_logs() {
 	echo "--- serial.log (last lines)" >&2; tail -n 15 "$dir/serial.log" >&2 2>/dev/null || true
 	echo "--- qemu.log" >&2; tail -n 15 "$dir/qemu.log" >&2 2>/dev/null || true
@@ -110,7 +144,7 @@ tail_logs() {
 # ---- virtiofsd ---------------------------------------------------------------
 "${vfs_argv[@]}" >"$dir/virtiofsd.log" 2>&1 &
 vfs_pid=$!
-vfs_ready() { grep -q 'Waiting for vhost-user socket connection' "$dir/virtiofsd.log" || ! alive $vfs_pid; }
+vfs_ready() { grep -qs 'Waiting for vhost-user socket connection' "$dir/virtiofsd.log" || ! alive $vfs_pid; }
 poll 10 vfs_ready && alive $vfs_pid || { tail_logs; fail "virtiofsd did not start"; }
 
 # ---- QEMU, up to the marker --------------------------------------------------
@@ -138,12 +172,13 @@ qmp)
 share)
 	touch "$dir/share/poweroff-request" ;;
 esac
-# A watchdog turns a guest that never powers off into a failure, not a hang.
-( sleep "$timeout"; kill -TERM $qemu_pid 2>/dev/null ) &
+# Wait for QEMU to exit or the watchdog timer to run out, whichever first.
+sleep "$timeout" &
 watchdog=$!
-rc=0
-wait $qemu_pid || rc=$?
+rc=0 first=
+wait -n -p first $qemu_pid $watchdog || rc=$?
 stop_time=$(since "$t_stop")
+[ "$first" = "$qemu_pid" ] || { tail_logs; fail "QEMU still running ${timeout}s after the $stop stop"; }
 qemu_pid=
 kill $watchdog 2>/dev/null || true
 wait $watchdog 2>/dev/null || true
@@ -152,7 +187,6 @@ watchdog=
 grep -q 'vmlua-guest: powering off' "$dir/serial.log" || { tail_logs; fail "the guest did not power itself off"; }
 
 # virtiofsd ends by itself once QEMU has gone.
-vfs_gone() { ! alive $vfs_pid; }
 poll 10 vfs_gone || fail "virtiofsd still running after QEMU exited"
 wait $vfs_pid 2>/dev/null || true
 vfs_pid=
