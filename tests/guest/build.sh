@@ -7,7 +7,7 @@
 # uncompressed, booted through PVH: 3 s faster under TCG), OUTDIR/initrd.gz,
 # OUTDIR/kernel-version and OUTDIR/stamp, and keeps the kernel .deb in OUTDIR/cache. A run with the
 # same kernel package, the same busybox and the same kit sources (every file
-# in tests/guest but README.md and smoke.sh) does nothing. See README.md.
+# in tests/guest but README.md, smoke.sh and the specs) does nothing. See README.md.
 set -euo pipefail
 
 die() { echo "guest kit: error: $*" >&2; exit 1; }
@@ -37,7 +37,9 @@ flock 9                          # one build at a time per OUTDIR
 # ---- which kernel ------------------------------------------------------------
 # The package linux-image-amd64 depends on, e.g. linux-image-6.1.0-56-amd64,
 # at its candidate version. Without package lists, try apt-get update.
-have_lists() { compgen -G '/var/lib/apt/lists/*_Packages*' >/dev/null; }
+# (apt-config, so that APT_CONFIG is honoured like apt-cache honours it.)
+lists=$(apt-config shell d Dir::State::Lists/d | sed -n "s/^d='\(.*\)'$/\1/p")
+have_lists() { compgen -G "${lists:-/var/lib/apt/lists/}*_Packages*" >/dev/null; }
 if ! have_lists; then
 	say "no apt package lists, running apt-get update"
 	$sudo apt-get update -q >&2 || true
@@ -61,7 +63,7 @@ if [ -z "$pkg" ] || [ -z "$ver" ]; then
 fi
 
 # ---- up to date? -------------------------------------------------------------
-kit_hash=$(cd "$kit" && find . -maxdepth 1 -type f ! -name README.md ! -name smoke.sh |
+kit_hash=$(cd "$kit" && find . -maxdepth 1 -type f ! -name README.md ! -name smoke.sh ! -name '*_spec.lua' |
 	LC_ALL=C sort | xargs sha256sum | sha256sum | cut -d' ' -f1)
 stamp="kernel-package: $pkg $ver
 busybox: $(sha256sum "$busybox" | cut -d' ' -f1)

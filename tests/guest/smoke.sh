@@ -13,7 +13,8 @@
 # Prints "smoke: MACHINE boot_to_marker=S stop_to_exit=S" on success and
 # exits 0; exits 1 on any failure, 2 on bad usage. Everything it started is
 # stopped and its temp dir removed on every path (--keep keeps the dir).
-# Env: QEMU (qemu-system-x86_64), VIRTIOFSD (/usr/lib/qemu/virtiofsd).
+# Env: QEMU (qemu-system-x86_64), VIRTIOFSD (/usr/lib/qemu/virtiofsd),
+# TMPDIR (/tmp; keep it short: socket paths must fit in 107 bytes).
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -56,7 +57,7 @@ host_tsc_khz() {
 }
 
 # Short paths: unix socket names are limited to 107 bytes.
-dir=$(mktemp -d /tmp/vmlua-smoke.XXXXXX)
+dir=$(mktemp -d "${TMPDIR:-/tmp}/vmlua-smoke.XXXXXX") || fail "cannot make a temp dir"
 vfs_pid= qemu_pid= watchdog=
 cleanup() {
 	local st=$?
