@@ -44,7 +44,7 @@ if ! have_lists; then
 	say "no apt package lists, running apt-get update"
 	$sudo apt-get update -q >&2 || true
 fi
-pkg= ver=
+pkg='' ver=''
 if have_lists; then
 	pkg=$(apt-cache show --no-all-versions "$meta" 2>/dev/null |
 		sed -n 's/^Depends:.*\(linux-image-[^ ,|]*\).*/\1/p' | head -n1)

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# shellcheck disable=SC2054  # commas inside QEMU arguments are intended
 # Boot the guest kit once under QEMU (TCG) with virtiofsd, by hand, the plain
 # way: start virtiofsd, start QEMU, poll the serial log for the marker, check
 # the file the guest wrote into the share, stop the guest (QMP
@@ -18,7 +19,7 @@
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-machine=q35 stop=qmp kernel=vmlinux kit=$here/../../build/guest timeout=120 extra= print=0 keep=0
+machine=q35 stop=qmp kernel=vmlinux kit=$here/../../build/guest timeout=120 extra='' print=0 keep=0
 usage() { echo "usage: $0 [--machine q35|microvm] [--stop qmp|share] [--kernel vmlinux|vmlinuz] [--kit DIR] [--timeout SEC] [--append PARAMS] [--print] [--keep]" >&2; exit 2; }
 while [ $# -gt 0 ]; do
 	case $1 in
@@ -58,7 +59,7 @@ host_tsc_khz() {
 
 # Short paths: unix socket names are limited to 107 bytes.
 dir=$(mktemp -d "${TMPDIR:-/tmp}/vmlua-smoke.XXXXXX") || fail "cannot make a temp dir"
-vfs_pid= qemu_pid= watchdog=
+vfs_pid='' qemu_pid='' watchdog=''
 cleanup() {
 	local st=$?
 	trap - EXIT INT TERM
@@ -100,7 +101,8 @@ microvm)
 	# APIC timer is calibrated, which needs the TSC frequency. Under TCG the
 	# guest's TSC is the host's; calibrating it against the PIT fails now and
 	# then on a busy host and the guest hangs, so tell the kernel instead.
-	append+=" tsc_early_khz=$(host_tsc_khz)" ;;
+	tsc_khz=$(host_tsc_khz) || exit 1
+	append+=" tsc_early_khz=$tsc_khz" ;;
 esac
 append+="${extra:+ $extra}"
 for word in $extra; do   # the guest prints the last vmlua.marker= given
