@@ -75,30 +75,35 @@ ssize_t vl_linebuf_fill(vl_linebuf *b, int fd)
 
 int vl_linebuf_next_line(const vl_linebuf *b, const char **line, size_t *n, size_t *used)
 {
+	size_t limit = b->max_line;
+
 	if (b->len == 0)
 		return 0;
-	/* A "\n" right after a max_line piece still ends that line. */
-	size_t scan = b->len <= b->max_line ? b->len : b->max_line + 1;
+	/* A line of exactly max_line bytes is still one line, with its "\n" or
+	 * "\r\n": look two bytes past the limit for the terminator. */
+	size_t scan = b->len < limit + 2 ? b->len : limit + 2;
 	const char *nl = memchr(b->data, '\n', scan);
-	size_t len;
-	if (nl != NULL) {
-		len = (size_t)(nl - b->data);
-		*used = len + 1;
-	} else if (b->len > b->max_line) {
-		/* Only once the byte after the piece is known not to be "\n". */
-		len = b->max_line;
-		*used = len;
-	} else if (b->eof) {
-		len = b->len;
-		*used = len;
-	} else {
-		return 0;
-	}
-	if (len > 0 && b->data[len - 1] == '\r' && nl != NULL)
-		len--;
 	*line = b->data;
-	*n = len;
-	return 1;
+	if (nl != NULL) {
+		size_t len = (size_t)(nl - b->data);
+		size_t text = len > 0 && b->data[len - 1] == '\r' ? len - 1 : len;
+		if (text <= limit) {
+			*n = text;
+			*used = len + 1;
+			return 1;
+		}
+	}
+	/* Longer than max_line for sure: hand out a piece. (limit bytes and a
+	 * "\r" may still be a whole line once its "\n" arrives.) */
+	if (b->len >= limit + 2 || (b->len == limit + 1 && b->data[limit] != '\r')) {
+		*n = *used = limit;
+		return 1;
+	}
+	if (b->eof) {
+		*n = *used = b->len;
+		return 1;
+	}
+	return 0;
 }
 
 void vl_linebuf_consume(vl_linebuf *b, size_t n)

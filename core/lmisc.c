@@ -1,7 +1,108 @@
-/* placeholder: vl_open_misc is being written (issue 2). */
+/*
+ * The small things: environment, ids, terminals, clocks, systemd notify.
+ *
+ *   setenv(name, value | nil) -> true | nil, msg, errno
+ *   getpid(), getuid() -> integer      isatty(fd | file) -> boolean
+ *   monotonic(), time() -> seconds (float)
+ *   sd_notify(state) -> true | false (NOTIFY_SOCKET unset) | nil, msg, errno
+ * and core.fs (lfs.c).
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <lauxlib.h>
+
+#include "lbind.h"
+#include "sock.h"
 #include "vmlua.h"
+
+static int misc_setenv(lua_State *L)
+{
+	size_t len;
+	const char *name = luaL_checklstring(L, 1, &len);
+	luaL_argcheck(L, len > 0 && strchr(name, '=') == NULL && strlen(name) == len, 1,
+		      "not a variable name");
+	const char *value = luaL_optstring(L, 2, NULL);
+	int rc = value == NULL ? unsetenv(name) : setenv(name, value, 1);
+	if (rc < 0)
+		return vl_fail_errno(L, errno, "setenv %s", name);
+	lua_pushboolean(L, 1);
+	return 1;
+}
+
+static int misc_getpid(lua_State *L)
+{
+	lua_pushinteger(L, (lua_Integer)getpid());
+	return 1;
+}
+
+static int misc_getuid(lua_State *L)
+{
+	lua_pushinteger(L, (lua_Integer)getuid());
+	return 1;
+}
+
+static int misc_isatty(lua_State *L)
+{
+	int fd;
+
+	if (lua_isinteger(L, 1)) {
+		fd = (int)lua_tointeger(L, 1);
+	} else {
+		luaL_Stream *f = luaL_checkudata(L, 1, LUA_FILEHANDLE);
+		if (f->closef == NULL)
+			return luaL_error(L, "attempt to use a closed file");
+		fd = fileno(f->f);
+	}
+	lua_pushboolean(L, isatty(fd));
+	return 1;
+}
+
+static int misc_monotonic(lua_State *L)
+{
+	lua_pushnumber(L, (lua_Number)vl_monotonic());
+	return 1;
+}
+
+static int misc_time(lua_State *L)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	lua_pushnumber(L, (lua_Number)ts.tv_sec + (lua_Number)ts.tv_nsec / 1e9);
+	return 1;
+}
+
+static int misc_sd_notify(lua_State *L)
+{
+	size_t len;
+	const char *state = luaL_checklstring(L, 1, &len);
+	vl_error e;
+
+	int r = vl_sd_notify(state, len, &e);
+	if (r < 0)
+		return vl_push_error(L, &e);
+	lua_pushboolean(L, r);
+	return 1;
+}
+
+static const luaL_Reg misc_funcs[] = {
+	{ "setenv", misc_setenv },
+	{ "getpid", misc_getpid },
+	{ "getuid", misc_getuid },
+	{ "isatty", misc_isatty },
+	{ "monotonic", misc_monotonic },
+	{ "time", misc_time },
+	{ "sd_notify", misc_sd_notify },
+	{ NULL, NULL },
+};
 
 void vl_open_misc(lua_State *L)
 {
-	(void)L;
+	luaL_setfuncs(L, misc_funcs, 0);
+	vl_open_fs(L);
 }

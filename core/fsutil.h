@@ -1,0 +1,24 @@
+/*
+ * File helpers of the Lua-free layer: whole writes and reads, and removing a
+ * tree without following symlinks.
+ */
+#ifndef VMLUA_FSUTIL_H
+#define VMLUA_FSUTIL_H
+
+#include <stddef.h>
+#include <sys/types.h>
+
+/* Write all n bytes (retrying short writes and EINTR). 0, or -1 with errno. */
+int vl_write_all(int fd, const void *p, size_t n);
+
+/* Read a whole regular file from fd into a new NUL-terminated buffer (free()
+ * it). Refuses files larger than max (EFBIG). 0, or -1 with errno. */
+int vl_read_all(int fd, size_t max, char **out, size_t *len);
+
+/* Remove name (relative to dirfd) and, if it is a directory, everything
+ * below it. Symlinks are removed, never followed; directories on another
+ * filesystem than dirfd's are not entered (EXDEV). 0, or -1 with errno and
+ * the path that failed (relative to dirfd) in failed[]. */
+int vl_remove_tree_at(int dirfd, const char *name, char *failed, size_t failed_size);
+
+#endif

@@ -1,0 +1,156 @@
+/*
+ * Strict JSON parsing and float formatting on top of json-c (see json.h).
+ */
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <json-c/json.h>
+
+#include "json.h"
+
+/*
+ * json-c's strict mode still accepts a few things RFC 8259 does not: the
+ * literals NaN and Infinity, single-quoted strings, raw control characters
+ * inside strings, "1." and "-01". This scan finds the first of those; the
+ * parser finds everything else. Returns its offset and sets *why, or leaves
+ * *why NULL.
+ */
+static int is_digit(char c)
+{
+	return c >= '0' && c <= '9';
+}
+
+static size_t scan_number(const char *t, size_t len, size_t i, const char **why)
+{
+	if (t[i] == '-')
+		i++;
+	if (i < len && t[i] == '0') {
+		if (++i < len && is_digit(t[i])) {
+			*why = "invalid number (leading zero)";
+			return i;
+		}
+	} else {
+		while (i < len && is_digit(t[i]))
+			i++;
+	}
+	if (i < len && t[i] == '.') {
+		if (++i >= len || !is_digit(t[i])) {
+			*why = "invalid number (digit expected after '.')";
+			return i;
+		}
+		while (i < len && is_digit(t[i]))
+			i++;
+	}
+	if (i < len && (t[i] == 'e' || t[i] == 'E')) {
+		if (++i < len && (t[i] == '+' || t[i] == '-'))
+			i++;
+		while (i < len && is_digit(t[i]))
+			i++;
+	}
+	*why = NULL;
+	return i;
+}
+
+static size_t lexical_check(const char *t, size_t len, const char **why)
+{
+	*why = NULL;
+	for (size_t i = 0; i < len;) {
+		char c = t[i];
+		if (c == '"') {
+			for (i++; i < len && t[i] != '"'; i++) {
+				if (t[i] == '\\') {
+					i++;
+				} else if ((unsigned char)t[i] < 0x20) {
+					*why = "control character in string";
+					return i;
+				}
+			}
+			i++;
+		} else if (c == '-' || is_digit(c)) {
+			size_t end = scan_number(t, len, i, why);
+			if (*why != NULL)
+				return end;
+			i = end > i ? end : i + 1;
+		} else if (c == '\'') {
+			*why = "unexpected character";
+			return i;
+		} else if (c == 'N' || c == 'I') {
+			*why = "NaN and Infinity are not JSON";
+			return i;
+		} else {
+			i++;
+		}
+	}
+	return len;
+}
+
+struct json_object *vl_json_parse(const char *text, size_t len, int *ok, char *err, size_t errsz)
+{
+	*ok = 0;
+	if (len >= INT_MAX) {
+		snprintf(err, errsz, "text too long (%zu bytes) at offset 0", len);
+		return NULL;
+	}
+	struct json_tokener *tok = json_tokener_new_ex(VL_JSON_MAX_DEPTH);
+	if (tok == NULL) {
+		snprintf(err, errsz, "out of memory at offset 0");
+		return NULL;
+	}
+	json_tokener_set_flags(tok, JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8);
+	/* len + 1 passes the terminating NUL: "the end of input". */
+	struct json_object *o = json_tokener_parse_ex(tok, text, (int)len + 1);
+	enum json_tokener_error jerr = json_tokener_get_error(tok);
+	size_t end = json_tokener_get_parse_end(tok);
+	json_tokener_free(tok);
+
+	const char *lex_why = NULL;
+	size_t lex_at = lexical_check(text, len, &lex_why);
+	if (jerr != json_tokener_success) {
+		const char *why = jerr == json_tokener_continue ? "unexpected end of data"
+								 : json_tokener_error_desc(jerr);
+		if (end > len)
+			end = len;
+		if (lex_why != NULL && lex_at < end) {
+			why = lex_why;
+			end = lex_at;
+		}
+		snprintf(err, errsz, "%s at offset %zu", why, end);
+		json_object_put(o);
+		return NULL;
+	}
+	if (lex_why != NULL) {
+		snprintf(err, errsz, "%s at offset %zu", lex_why, lex_at);
+		json_object_put(o);
+		return NULL;
+	}
+	if (end < len) {
+		/* Stopped early: an embedded NUL byte ends the text for json-c. */
+		snprintf(err, errsz, "unexpected character at offset %zu", end);
+		json_object_put(o);
+		return NULL;
+	}
+	*ok = 1;
+	return o;
+}
+
+void vl_json_format_double(double d, char *buf, size_t size)
+{
+	for (int prec = 15; prec <= 17; prec++) {
+		snprintf(buf, size, "%.*g", prec, d);
+		if (strtod(buf, NULL) == d)
+			break;
+	}
+	if (strpbrk(buf, ".eE") == NULL) {
+		size_t n = strlen(buf);
+		if (n + 3 <= size)
+			memcpy(buf + n, ".0", 3);
+	}
+}
+
+int vl_json_flags(int pretty)
+{
+	return (pretty ? JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED : JSON_C_TO_STRING_PLAIN) |
+	       JSON_C_TO_STRING_NOSLASHESCAPE;
+}

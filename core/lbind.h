@@ -1,0 +1,67 @@
+/*
+ * Small helpers for the binding files of the I/O half (lsocket.c, lstate.c,
+ * lpaths.c, lmisc.c, llog.c, ljson.c): vl_error results and option tables.
+ */
+#ifndef VMLUA_LBIND_H
+#define VMLUA_LBIND_H
+
+#include <stdlib.h>
+#include <string.h>
+
+#include <lauxlib.h>
+
+#include "error.h"
+
+/* core.fs (lfs.c), added by vl_open_misc. */
+void vl_open_fs(lua_State *L);
+
+/* Push fail, e->msg[, e->code]; returns the number of values pushed. */
+static inline int vl_push_error(lua_State *L, const vl_error *e)
+{
+	luaL_pushfail(L);
+	lua_pushstring(L, e->msg);
+	if (e->code == 0)
+		return 2;
+	lua_pushinteger(L, e->code);
+	return 3;
+}
+
+/* Raise for an options table at arg that is not a table (nil/none is fine)
+ * or has a key outside names. Returns 1 when a table is there. */
+static inline int vl_check_options(lua_State *L, int arg, const char *const names[])
+{
+	if (lua_isnoneornil(L, arg))
+		return 0;
+	luaL_checktype(L, arg, LUA_TTABLE);
+	lua_pushnil(L);
+	while (lua_next(L, arg) != 0) {
+		lua_pop(L, 1);
+		int known = 0;
+		if (lua_type(L, -1) == LUA_TSTRING)
+			for (int i = 0; names[i] != NULL && !known; i++)
+				known = strcmp(names[i], lua_tostring(L, -1)) == 0;
+		if (!known) {
+			const char *k = luaL_tolstring(L, -1, NULL);
+			luaL_argerror(L, arg, lua_pushfstring(L, "unknown option '%s'", k));
+		}
+	}
+	return 1;
+}
+
+/* A mode given as an integer (0x180) or an octal string ("0600", "600"). */
+static inline lua_Integer vl_check_mode(lua_State *L, int idx, int arg)
+{
+	if (lua_type(L, idx) == LUA_TSTRING) {
+		const char *s = lua_tostring(L, idx);
+		char *end;
+		long v = strtol(s, &end, 8);
+		if (*s == '\0' || *end != '\0' || v < 0 || v > 07777)
+			luaL_argerror(L, arg, lua_pushfstring(L, "mode '%s' is not an octal mode", s));
+		return v;
+	}
+	if (!lua_isinteger(L, idx) || lua_tointeger(L, idx) < 0 || lua_tointeger(L, idx) > 07777)
+		luaL_argerror(L, arg, "mode must be an integer 0..0o7777 or an octal string");
+	return lua_tointeger(L, idx);
+}
+
+#endif
