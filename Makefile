@@ -51,6 +51,10 @@ CORE_SRC   := $(filter-out core/main.c,$(sort $(wildcard core/*.c)))
 CORE_HDR   := $(wildcard core/*.h)
 CTEST_SRC  := $(sort $(wildcard tests/c/test_*.c))
 FAKE_SRC   := $(sort $(wildcard tests/fakes/*.c))
+# A fake too big for one file lives in tests/fakes/<name>/ (*.c and *.h) and
+# builds into one program named <name>.
+FAKE_DIRS  := $(patsubst %/,%,$(sort $(dir $(wildcard tests/fakes/*/*.c))))
+FAKE_PROGS := $(FAKE_SRC:tests/fakes/%.c=%) $(notdir $(FAKE_DIRS))
 
 B          := build
 A          := build/asan
@@ -98,15 +102,24 @@ $(A)/ctests.d/%: tests/c/%.c tests/c/tap.h $(CORE_SRC:core/%.c=$(A)/obj/%.o) | $
 	$(CC) $(ALL_CFLAGS) $(SAN_FLAGS) -Icore -o $@ $< $(CORE_SRC:core/%.c=$(A)/obj/%.o) $(PKG_LIBS) $(LDFLAGS)
 
 # Fakes are stand-alone programs (a fake cloud-hypervisor, a fake slow VMM).
-$(B)/fakes: $(FAKE_SRC:tests/fakes/%.c=$(B)/fakes.d/%)
+$(B)/fakes: $(FAKE_PROGS:%=$(B)/fakes.d/%)
 	@touch $@
 $(B)/fakes.d/%: tests/fakes/%.c $(wildcard tests/fakes/*.h) | $(B)/fakes.d
 	$(CC) $(WARN) $(DEFS) $(CFLAGS) $(PKG_CFLAGS) -o $@ $< $(MOD_LIBS) $(LDFLAGS)
 
-$(A)/fakes: $(FAKE_SRC:tests/fakes/%.c=$(A)/fakes.d/%)
+$(A)/fakes: $(FAKE_PROGS:%=$(A)/fakes.d/%)
 	@touch $@
 $(A)/fakes.d/%: tests/fakes/%.c $(wildcard tests/fakes/*.h) | $(A)/fakes.d
 	$(CC) $(WARN) $(DEFS) $(CFLAGS) $(SAN_FLAGS) $(PKG_CFLAGS) -o $@ $< $(MOD_LIBS) $(LDFLAGS)
+
+# $(1): tests/fakes/<name>; builds <name> from every .c file in it.
+define fake_dir_rules
+$(B)/fakes.d/$(notdir $(1)): $(wildcard $(1)/*.c $(1)/*.h) | $(B)/fakes.d
+	$$(CC) $$(WARN) $$(DEFS) $$(CFLAGS) $$(PKG_CFLAGS) -o $$@ $(wildcard $(1)/*.c) $$(MOD_LIBS) $$(LDFLAGS)
+$(A)/fakes.d/$(notdir $(1)): $(wildcard $(1)/*.c $(1)/*.h) | $(A)/fakes.d
+	$$(CC) $$(WARN) $$(DEFS) $$(CFLAGS) $$(SAN_FLAGS) $$(PKG_CFLAGS) -o $$@ $(wildcard $(1)/*.c) $$(MOD_LIBS) $$(LDFLAGS)
+endef
+$(foreach d,$(FAKE_DIRS),$(eval $(call fake_dir_rules,$(d))))
 
 $(B)/obj $(A)/obj $(B)/lib/vmlua $(A)/lib/vmlua $(B)/ctests.d $(A)/ctests.d $(B)/fakes.d $(A)/fakes.d:
 	@mkdir -p $@
