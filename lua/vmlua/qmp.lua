@@ -33,6 +33,7 @@ M.DEFAULT_TIMEOUT = 30
 M.MAX_QUEUED_EVENTS = 1024
 
 local ETIMEDOUT = 110
+local ARRAY_MT = getmetatable(json.array())
 
 local Client = {}
 local Client_mt = { __index = Client, __name = "vmlua.QMP" }
@@ -143,7 +144,7 @@ function Client:_read(deadline)
       return nil, "disconnected"
     end
     local msg = json.decode(line)
-    if type(msg) == "table" then return msg end
+    if type(msg) == "table" and getmetatable(msg) ~= ARRAY_MT then return msg end
     self.skipped_lines = self.skipped_lines + 1
     if core.log.enabled("debug") then
       core.log.debug("qmp: skipped a line that is not a JSON object", { line = excerpt(line) })
@@ -349,7 +350,7 @@ function Client:_execute_then_event(cmd, args, opts, event, match, what)
   local res, err, class = self:_execute(cmd, args, lim)
   if res == nil then return nil, err, class end
   local ev, werr, wclass = self:_wait_event(event, lim, match, since, what)
-  if not ev then return nil, cmd .. ": " .. werr, wclass end
+  if not ev then return nil, (werr:gsub("^qmp: ", "qmp: " .. cmd .. ": ")), wclass end
   return res, ev
 end
 
@@ -466,8 +467,12 @@ function Client:device_del(id, opts)
   check_usable(self, "device_del")
   check_string(id, "id", "device_del")
   opts = check_opts(opts, TIMEOUT_ONLY, "device_del")
-  return self:_execute_then_event("device_del", { id = id }, opts, "DEVICE_DELETED", { device = id },
-                                  string.format("DEVICE_DELETED event for '%s'", id))
+  local res, ev_or_err, class = self:_execute_then_event("device_del", { id = id }, opts, "DEVICE_DELETED",
+                                                   { device = id }, string.format("DEVICE_DELETED event for '%s'", id))
+  if res == nil and class == "timeout" and ev_or_err:find("DEVICE_DELETED", 1, true) then
+    ev_or_err = ev_or_err .. " (a PCI device goes only once the guest acknowledges the unplug)"
+  end
+  return res, ev_or_err, class
 end
 
 --- chardev-add with a backend table: { type = "socket", data = {...} }.
