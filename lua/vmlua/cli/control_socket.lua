@@ -118,10 +118,11 @@ end
 
 --- The candidate closest to word, if it is close enough to be a typo.
 function M.suggest(word, candidates)
-  local best, bestd
+  local best, bestd, bestl
   for _, c in ipairs(candidates) do
-    local d = distance(word:lower(), c:lower())
-    if not bestd or d < bestd then best, bestd = c, d end
+    -- ties go to the candidate of the closest length
+    local d, l = distance(word:lower(), c:lower()), math.abs(#c - #word)
+    if not bestd or d < bestd or (d == bestd and l < bestl) then best, bestd, bestl = c, d, l end
   end
   if bestd and bestd <= math.max(2, #word // 3) then return best end
   return nil
