@@ -51,10 +51,6 @@ CORE_SRC   := $(filter-out core/main.c,$(sort $(wildcard core/*.c)))
 CORE_HDR   := $(wildcard core/*.h)
 CTEST_SRC  := $(sort $(wildcard tests/c/test_*.c))
 FAKE_SRC   := $(sort $(wildcard tests/fakes/*.c))
-# A fake too big for one file lives in tests/fakes/<name>/ (*.c and *.h) and
-# builds into one program named <name>.
-FAKE_DIRS  := $(patsubst %/,%,$(sort $(dir $(wildcard tests/fakes/*/*.c))))
-FAKE_PROGS := $(FAKE_SRC:tests/fakes/%.c=%) $(notdir $(FAKE_DIRS))
 
 B          := build
 A          := build/asan
@@ -102,6 +98,10 @@ $(A)/ctests.d/%: tests/c/%.c tests/c/tap.h $(CORE_SRC:core/%.c=$(A)/obj/%.o) | $
 	$(CC) $(ALL_CFLAGS) $(SAN_FLAGS) -Icore -o $@ $< $(CORE_SRC:core/%.c=$(A)/obj/%.o) $(PKG_LIBS) $(LDFLAGS)
 
 # Fakes are stand-alone programs (a fake cloud-hypervisor, a fake slow VMM).
+# A fake too big for one file lives in tests/fakes/<name>/ (*.c and *.h) and
+# builds into one program named <name>.
+FAKE_DIRS  := $(patsubst %/,%,$(sort $(dir $(wildcard tests/fakes/*/*.c))))
+FAKE_PROGS := $(FAKE_SRC:tests/fakes/%.c=%) $(notdir $(FAKE_DIRS))
 $(B)/fakes: $(FAKE_PROGS:%=$(B)/fakes.d/%)
 	@touch $@
 $(B)/fakes.d/%: tests/fakes/%.c $(wildcard tests/fakes/*.h) | $(B)/fakes.d

@@ -174,6 +174,10 @@ local function run_command(argv)
   if not mod then
     cli.usage(string.format("unknown command '%s' (see 'vmlua --help')", name))
   end
+  -- The executable starts with the supervised signals blocked (they are
+  -- read through core.wait). Only commands that supervise keep them so;
+  -- for the others Ctrl-C must simply work.
+  if not mod.supervises then require("vmlua.core").signals.unblock() end
   local rest = table.move(argv, 2, #argv, 1, {})
   for _, a in ipairs(rest) do
     if a == "--help" or a == "-h" then

@@ -26,6 +26,15 @@ function vmlua.is_sandbox(v)
   return require("vmlua.sandbox").is_sandbox(v)
 end
 
+--- The directory a sandbox with this id uses: `<run dir>/<id>`, where a
+-- `--id` given to run/plan/check wins over `id`. Recipes use it for sockets
+-- of their own (a vsock socket, a vhost-user backend) next to vmlua's.
+function vmlua.sandbox_dir(id)
+  id = vmlua.id_override or id
+  if type(id) ~= "string" then error("sandbox_dir: expected the sandbox id", 2) end
+  return core.paths.default_run_dir() .. "/" .. id
+end
+
 local function absolute(path)
   if path:sub(1, 1) == "/" then return path end
   local real = core.fs.realpath(path)

@@ -275,6 +275,17 @@ describe("fake cloud-hypervisor", function()
     end)
 
 
+    it("FAKE_CLH_FEATURES turns on feature-gated options and routes", function()
+      local v = vmm({ "--igvm", "@DIR@/vmlinux", "--console", "off" },
+        { FAKE_CLH_FEATURES = "io_uring,kvm,igvm,guest_debug" })
+      assert.equal("Running", state(v.api))
+      assert.same({ "guest_debug", "igvm", "io_uring", "kvm" }, get(v.api, "vmm.ping").json.features)
+      assert.equal(204, put(v.api, "vm.pause").status)
+      local core_file = v.dir .. "/guest.core"
+      assert.equal(204, put(v.api, "vm.coredump", { destination_url = "file://" .. core_file }).status)
+      assert.is_true(core.fs.exists(core_file))
+    end)
+
     it("takes several values after a multi option, and the flag repeated", function()
       local v = vmm({ "--kernel", "@DIR@/vmlinux", "--disk", "path=@DIR@/a", "path=@DIR@/b",
         "--disk=path=@DIR@/c,readonly=on", "-v", "-v", "--console", "off" }, nil,
@@ -312,6 +323,23 @@ describe("fake cloud-hypervisor", function()
       assert.equal(1, core.wait({ { line = console, find = "GUEST-UP-42" } }, 10))
       assert.equal("", H.read(v.dir .. "/serial.log"))
       console:close()
+    end)
+
+    it("serial Socket: a client gets the output; Pty: the config names the terminal", function()
+      local v = vmm()
+      assert.equal(204, put(v.api, "vm.create", config(v, {
+        serial = { mode = "Socket", socket = v.dir .. "/serial.sock" }, console = { mode = "Pty" } })).status)
+      local s = assert(core.socket.connect(v.dir .. "/serial.sock", 10))
+      assert.equal(204, put(v.api, "vm.boot").status)
+      local seen
+      repeat
+        seen = assert(line_of(s))
+      until seen == "VMLUA-GUEST-READY"
+      s:close()
+      local info = get(v.api, "vm.info").json
+      assert.matches("^/dev/pts/%d+$", info.config.console.file)
+      assert.equal("Pty", info.config.console.mode)
+      assert.is_true(core.fs.exists(info.config.console.file))
     end)
 
     it("delays the marker by FAKE_CLH_BOOT_DELAY_MS", function()

@@ -10,7 +10,9 @@ M.SET_OPTION = { long = "--set", arg = "KEY=VALUE", multi = true, help = "a valu
 --- Load RECIPE with the --set values; a recipe error ends the command with 2.
 function M.load(path, opts)
   local args = cli.parse_sets(opts.set)
-  local sb, err = require("vmlua").load_recipe(path, args)
+  local vmlua = require "vmlua"
+  vmlua.id_override = opts.id
+  local sb, err = vmlua.load_recipe(path, args)
   if not sb then cli.usage(err) end
   return sb
 end

@@ -12,6 +12,7 @@ return {
     "failed to start, died or timed out, 2 for a usage or recipe error.",
   }, "\n"),
   args = { "RECIPE" },
+  supervises = true,
   options = {
     common.SET_OPTION,
     { long = "--id", arg = "ID", help = "the sandbox id (default: the recipe's id)" },

@@ -74,19 +74,19 @@ static void api_done(const struct errchain *ec, const char *body);
 static void h_ping(json_object *req, const struct request *r, struct result *res)
 {
 	json_object *o = json_object_new_object(), *f = json_object_new_array();
-	char *feat = xstrdup(K.features), *tok, *save = NULL, *version = xstrdup(build_version);
-	char *v = version + (version[0] == 'v');
+	char *version = xstrdup(build_version), *v = version + (version[0] == 'v');
+	const char *feat[32];
+	int i, n = features_ordered(feat, 32);
 
 	(void)req;
 	(void)r;
 	v[strcspn(v, "-")] = '\0';
-	for (tok = strtok_r(feat, ",", &save); tok; tok = strtok_r(NULL, ",", &save))
-		json_object_array_add(f, json_object_new_string(tok));
+	for (i = 0; i < n; i++)
+		json_object_array_add(f, json_object_new_string(feat[i]));
 	jset(o, "build_version", json_object_new_string(build_version));
 	jset(o, "version", json_object_new_string(v));
 	jset(o, "pid", json_object_new_int64(getpid()));
 	jset(o, "features", f);
-	free(feat);
 	free(version);
 	body_json(res, o);
 }

@@ -239,18 +239,13 @@ static void print_version(const struct cli *c)
 	}
 	printf("cloud-hypervisor %s\nMigration Protocol Versions: 0\n", build_version);
 	if (v && v->count) {
-		char list[256] = "";
-		char *feat = xstrdup(K.features), *tok, *save = NULL;
+		const char *feat[32];
+		int i, n = features_ordered(feat, 32);
 
-		for (tok = strtok_r(feat, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
-			if (*list)
-				strlcat(list, ", ", sizeof list);
-			strlcat(list, "\"", sizeof list);
-			strlcat(list, tok, sizeof list);
-			strlcat(list, "\"", sizeof list);
-		}
-		printf("Enabled features: [%s]\n", list);
-		free(feat);
+		printf("Enabled features: [");
+		for (i = 0; i < n; i++)
+			printf("%s\"%s\"", i ? ", " : "", feat[i]);
+		printf("]\n");
 	}
 }
 

@@ -78,6 +78,7 @@ struct knobs {
 };
 extern struct knobs K;
 bool feature_enabled(const char *name);
+int features_ordered(const char **out, int max);
 
 /* ---- the loop (main.c) -------------------------------------------------- */
 typedef void (*poll_cb)(int fd, short revents, void *ctx);

@@ -99,6 +99,30 @@ bool feature_enabled(const char *name)
 	return false;
 }
 
+/* The enabled features in vmm::feature_list()'s order (unknown ones last). */
+int features_ordered(const char **out, int max)
+{
+	static const char *const order[] = {
+		"dbus_api", "dhat-heap", "fw_cfg", "guest_debug", "igvm", "io_uring", "kvm",
+		"mshv", "sev_snp", "tdx", "tracing", "ivshmem", NULL
+	};
+	static char buf[256];
+	char *tok, *save = NULL;
+	int n = 0, i;
+
+	for (i = 0; order[i] && n < max; i++)
+		if (feature_enabled(order[i]))
+			out[n++] = order[i];
+	strlcpy(buf, K.features, sizeof buf);
+	for (tok = strtok_r(buf, ",", &save); tok && n < max; tok = strtok_r(NULL, ",", &save)) {
+		for (i = 0; order[i] && strcmp(order[i], tok); i++)
+			;
+		if (!order[i])
+			out[n++] = tok;
+	}
+	return n;
+}
+
 /* ---- the poll loop ---------------------------------------------------------- */
 
 #define MAX_SOURCES 160

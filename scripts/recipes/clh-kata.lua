@@ -1,0 +1,42 @@
+--- The seed's sandbox as a recipe: Kata's 2019 cloud-hypervisor driver
+-- (clh.go), done right. cloud-hypervisor is started with only an API socket
+-- and driven over REST as the newest Kata driver does (vm.create, vm.boot,
+-- vm.info Running), with virtiofsd sharing a folder as "kataShared", Kata's
+-- kernel parameters, an entropy source and the hybrid vsock in the sandbox dir.
+--
+--   vmlua run scripts/recipes/clh-kata.lua --set clh=/usr/local/bin/cloud-hypervisor
+--   vmlua run scripts/recipes/clh-kata.lua --set flow=cli     # everything on the command line
+local vmlua  = require "vmlua"
+local clh    = require "vmlua.clh"
+local params = require "vmlua.params"
+
+local id    = vmlua.args.id or "kata"
+local root  = vmlua.recipe_dir .. "/../.."
+local guest = vmlua.args.guest or os.getenv("VMLUA_GUEST") or (root .. "/build/guest")
+local share = vmlua.args.share or (root .. "/build/kata-share")
+
+local cmdline = params.load("kata-clh")
+if vmlua.args.debug then cmdline:merge(params.load("kata-clh-debug")) end
+cmdline:set("console", "ttyS0"):set("vmlua.share", "kataShared")
+
+return vmlua.sandbox {
+  id = id,
+  description = "Kata's cloud-hypervisor sandbox: REST flow, virtiofsd, Kata kernel parameters",
+  flow = vmlua.args.flow or "api",
+  hypervisor = clh.config {
+    path      = vmlua.args.clh or "/usr/local/bin/cloud-hypervisor",
+    kernel    = guest .. "/vmlinux",
+    initramfs = guest .. "/initrd.gz",
+    cmdline   = cmdline,
+    cpus      = { boot = tonumber(vmlua.args.cpus or "1") },
+    memory    = { size = vmlua.args.memory or "512M" },
+    rng       = { src = "/dev/urandom" },
+    vsock     = { cid = 3, socket = vmlua.sandbox_dir(id) .. "/clh.sock" },
+    console   = "off",
+  },
+  shares = { { tag = "kataShared", source = share, create = true } },
+  -- the newest Kata flow: the VM is ready when vm.info says Running; then
+  -- the guest's own marker on the serial console
+  ready  = { { api = "Running", timeout = 10 }, { serial = "VMLUA-GUEST-READY", timeout = 60 } },
+  stop   = { "powerdown", "shutdown", "term", "kill", grace = 3 },
+}
