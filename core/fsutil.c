@@ -96,58 +96,77 @@ static int fail_at(char *failed, size_t size, const char *prefix, const char *na
 	return -1;
 }
 
-/* Empty the directory open as fd (prefix: its path, for messages). */
+/* Remove one entry of the directory fd: a file or link, or a directory on
+ * the same filesystem, recursively. */
+static int empty_dir(int fd, dev_t dev, const char *prefix, char *failed, size_t size, int depth);
+
+static int remove_entry(int fd, dev_t dev, const char *prefix, const char *name, char *failed,
+			size_t size, int depth)
+{
+	struct stat st;
+
+	if (fstatat(fd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+		return errno == ENOENT ? 0 : fail_at(failed, size, prefix, name);
+	if (!S_ISDIR(st.st_mode)) {
+		if (unlinkat(fd, name, 0) < 0 && errno != ENOENT)
+			return fail_at(failed, size, prefix, name);
+		return 0;
+	}
+	if (st.st_dev != dev || depth > 256) {
+		errno = st.st_dev != dev ? EXDEV : ELOOP;
+		return fail_at(failed, size, prefix, name);
+	}
+	int sub = openat(fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (sub < 0)
+		return fail_at(failed, size, prefix, name);
+	char path[4096];
+	snprintf(path, sizeof path, "%s/%s", prefix, name);
+	int rc = empty_dir(sub, dev, path, failed, size, depth + 1);
+	int err = errno;
+	close(sub);
+	if (rc < 0) {
+		errno = err;
+		return -1;
+	}
+	if (unlinkat(fd, name, AT_REMOVEDIR) < 0 && errno != ENOENT)
+		return fail_at(failed, size, prefix, name);
+	return 0;
+}
+
+/* Empty the directory open as fd (prefix: its path, for messages).
+ * 0, or -1 with errno and failed[] set by the first failure. */
 static int empty_dir(int fd, dev_t dev, const char *prefix, char *failed, size_t size, int depth)
 {
 	int dup_fd = fcntl(fd, F_DUPFD_CLOEXEC, 0);
-	if (dup_fd < 0)
-		return fail_at(failed, size, NULL, prefix);
-	DIR *d = fdopendir(dup_fd);
+	DIR *d = dup_fd < 0 ? NULL : fdopendir(dup_fd);
 	if (d == NULL) {
 		int e = errno;
-		close(dup_fd);
+		if (dup_fd >= 0)
+			close(dup_fd);
 		errno = e;
 		return fail_at(failed, size, NULL, prefix);
 	}
-	int rc = 0;
-	struct dirent *de;
-	for (errno = 0; rc == 0 && (de = readdir(d)) != NULL; errno = 0) {
+	int rc = 0, err = 0;
+	for (;;) {
+		errno = 0;
+		struct dirent *de = readdir(d);
+		if (de == NULL) {
+			if (errno != 0) {
+				err = errno;
+				rc = fail_at(failed, size, NULL, prefix);
+			}
+			break;
+		}
 		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
 			continue;
-		struct stat st;
-		if (fstatat(fd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
-			if (errno != ENOENT)
-				rc = fail_at(failed, size, prefix, de->d_name);
-			continue;
+		if (remove_entry(fd, dev, prefix, de->d_name, failed, size, depth) < 0) {
+			err = errno;
+			rc = -1;
+			break;
 		}
-		if (!S_ISDIR(st.st_mode)) {
-			if (unlinkat(fd, de->d_name, 0) < 0 && errno != ENOENT)
-				rc = fail_at(failed, size, prefix, de->d_name);
-			continue;
-		}
-		if (st.st_dev != dev || depth > 256) {
-			errno = st.st_dev != dev ? EXDEV : ELOOP;
-			rc = fail_at(failed, size, prefix, de->d_name);
-			continue;
-		}
-		int sub = openat(fd, de->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-		if (sub < 0) {
-			rc = fail_at(failed, size, prefix, de->d_name);
-			continue;
-		}
-		char path[4096];
-		snprintf(path, sizeof path, "%s/%s", prefix, de->d_name);
-		rc = empty_dir(sub, dev, path, failed, size, depth + 1);
-		close(sub);
-		if (rc == 0 && unlinkat(fd, de->d_name, AT_REMOVEDIR) < 0 && errno != ENOENT)
-			rc = fail_at(failed, size, prefix, de->d_name);
 	}
-	int e = errno;
 	closedir(d);
-	if (rc == 0 && e != 0) {
-		errno = e;
-		return fail_at(failed, size, NULL, prefix);
-	}
+	errno = err;
 	return rc;
 }
 

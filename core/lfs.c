@@ -4,7 +4,7 @@
  *   exists(path), is_dir(path), access(path[, "rwx"])  -> boolean
  *   stat(path) -> {type, size, mode, uid, gid, mtime, ino, dev, nlink} (lstat)
  *   mkdir(path[, mode]), remove(path), remove_tree(path), close(fd) -> true
- *   mkdtemp(prefix), realpath(path), which(name[, path]) -> path
+ *   mkdtemp(prefix), realpath(path), readlink(path), which(name[, path]) -> path
  *   list(dir) -> sorted names
  * Failures are nil, "<what> <path>: <strerror>", errno.
  */
@@ -210,6 +210,18 @@ static int dir_box_gc(lua_State *L)
 	return 0;
 }
 
+static int fs_readlink(lua_State *L)
+{
+	const char *path = luaL_checkstring(L, 1);
+	char out[PATH_MAX];
+
+	ssize_t n = readlink(path, out, sizeof out - 1);
+	if (n < 0)
+		return vl_fail_errno(L, errno, "readlink %s", path);
+	lua_pushlstring(L, out, (size_t)n);
+	return 1;
+}
+
 static int cmp_names(const void *a, const void *b)
 {
 	return strcmp(*(const char *const *)a, *(const char *const *)b);
@@ -290,20 +302,24 @@ static int fs_which(lua_State *L)
 	if (strchr(name, '/') != NULL) {
 		if (!is_executable(name))
 			return vl_fail_errno(L, access(name, F_OK) == 0 ? EACCES : ENOENT, "which %s", name);
+		const char *rel = name;
+		while (rel[0] == '.' && rel[1] == '/')
+			for (rel += 2; *rel == '/'; rel++)
+				;
 		if (name[0] == '/' || getcwd(cand, sizeof cand) == NULL)
 			lua_pushstring(L, name);
 		else
-			lua_pushfstring(L, "%s/%s", cand, name);
+			lua_pushfstring(L, "%s/%s", strcmp(cand, "/") == 0 ? "" : cand, rel);
 		return 1;
 	}
 	if (search == NULL)
 		search = "/usr/local/bin:/usr/bin:/bin";
+	/* As core.spawn does: empty entries are skipped, never taken as ".". */
 	for (const char *p = search;; p++) {
 		const char *end = strchr(p, ':');
 		size_t len = end ? (size_t)(end - p) : strlen(p);
-		int n = len == 0 ? snprintf(cand, sizeof cand, "%s", name)
-				 : snprintf(cand, sizeof cand, "%.*s/%s", (int)len, p, name);
-		if (n > 0 && (size_t)n < sizeof cand && is_executable(cand)) {
+		int n = snprintf(cand, sizeof cand, "%.*s/%s", (int)len, p, name);
+		if (len > 0 && n > 0 && (size_t)n < sizeof cand && is_executable(cand)) {
 			if (cand[0] != '/') {
 				char cwd[PATH_MAX];
 				if (getcwd(cwd, sizeof cwd) != NULL) {
@@ -331,6 +347,7 @@ static const luaL_Reg fs_funcs[] = {
 	{ "remove_tree", fs_remove_tree },
 	{ "mkdtemp", fs_mkdtemp },
 	{ "realpath", fs_realpath },
+	{ "readlink", fs_readlink },
 	{ "list", fs_list },
 	{ "close", fs_close },
 	{ "which", fs_which },

@@ -17,7 +17,7 @@
 #include <json-c/json.h>
 #include <lauxlib.h>
 
-#include "json.h"
+#include "jsontext.h"
 #include "lbind.h"
 #include "ljson.h"
 #include "vmlua.h"

@@ -22,7 +22,7 @@
 #include <lauxlib.h>
 
 #include "fsutil.h"
-#include "json.h"
+#include "jsontext.h"
 #include "lbind.h"
 #include "ljson.h"
 #include "vmlua.h"

@@ -1,7 +1,7 @@
 /*
  * The small things: environment, ids, terminals, clocks, systemd notify.
  *
- *   setenv(name, value | nil) -> true | nil, msg, errno
+ *   setenv(name, value | nil | false) -> true | nil, msg, errno
  *   getpid(), getuid() -> integer      isatty(fd | file) -> boolean
  *   monotonic(), time() -> seconds (float)
  *   sd_notify(state) -> true | false (NOTIFY_SOCKET unset) | nil, msg, errno
@@ -26,7 +26,10 @@ static int misc_setenv(lua_State *L)
 	const char *name = luaL_checklstring(L, 1, &len);
 	luaL_argcheck(L, len > 0 && strchr(name, '=') == NULL && strlen(name) == len, 1,
 		      "not a variable name");
-	const char *value = luaL_optstring(L, 2, NULL);
+	/* nil or false unsets (false as in core.spawn's env table). */
+	const char *value = lua_isnoneornil(L, 2) || (lua_type(L, 2) == LUA_TBOOLEAN && !lua_toboolean(L, 2))
+				    ? NULL
+				    : luaL_checkstring(L, 2);
 	int rc = value == NULL ? unsetenv(name) : setenv(name, value, 1);
 	if (rc < 0)
 		return vl_fail_errno(L, errno, "setenv %s", name);

@@ -36,6 +36,7 @@
 typedef struct vl_socket {
 	int fd;			/* -1 when closed */
 	vl_linebuf in;
+	size_t no_newline;	/* the first bytes of in known to hold no "\n" */
 	vl_fdq fds;
 } vl_socket;
 
@@ -79,6 +80,7 @@ static vl_socket *new_socket(lua_State *L)
 	vl_socket *s = lua_newuserdatauv(L, sizeof *s, 0);
 	s->fd = -1;
 	vl_linebuf_init(&s->in, SOCKET_MAX_LINE);
+	s->no_newline = 0;
 	memset(&s->fds, 0, sizeof s->fds);
 	luaL_setmetatable(L, VL_SOCKET);
 	return s;
@@ -161,6 +163,27 @@ static int fill(vl_socket *s, double deadline)
 	}
 }
 
+static void consume(vl_socket *s, size_t n)
+{
+	vl_linebuf_consume(&s->in, n);
+	s->no_newline = s->no_newline > n ? s->no_newline - n : 0;
+}
+
+/* The next line, as vl_linebuf_next_line, without scanning the same bytes
+ * again on every read while a long line arrives (which would make reading
+ * an n-byte line cost O(n^2)). */
+static int next_line(vl_socket *s, const char **line, size_t *n, size_t *used)
+{
+	vl_linebuf *b = &s->in;
+	if (b->len > s->no_newline &&
+	    memchr(b->data + s->no_newline, '\n', b->len - s->no_newline) != NULL)
+		return vl_linebuf_next_line(b, line, n, used);
+	s->no_newline = b->len;
+	if (b->len > b->max_line || b->eof)
+		return vl_linebuf_next_line(b, line, n, used);
+	return 0;
+}
+
 static int socket_read_line(lua_State *L)
 {
 	vl_socket *s = check_socket(L);
@@ -169,9 +192,9 @@ static int socket_read_line(lua_State *L)
 	size_t n, used;
 
 	for (;;) {
-		if (vl_linebuf_next_line(&s->in, &line, &n, &used)) {
+		if (next_line(s, &line, &n, &used)) {
 			lua_pushlstring(L, line, n);
-			vl_linebuf_consume(&s->in, used);
+			consume(s, used);
 			return 1;
 		}
 		int r = fill(s, deadline);
@@ -197,7 +220,7 @@ static int socket_read(lua_State *L)
 			return push_eof(L);
 	}
 	lua_pushlstring(L, s->in.data, (size_t)want);
-	vl_linebuf_consume(&s->in, (size_t)want);
+	consume(s, (size_t)want);
 	return 1;
 }
 
@@ -214,7 +237,7 @@ static int socket_read_all(lua_State *L)
 			break;
 	}
 	lua_pushlstring(L, s->in.len ? s->in.data : "", s->in.len);
-	vl_linebuf_consume(&s->in, s->in.len);
+	consume(s, s->in.len);
 	return 1;
 }
 
@@ -234,7 +257,7 @@ static int recv_some(lua_State *L, vl_socket *s)
 	}
 	size_t n = s->in.len < (lua_Unsigned)max ? s->in.len : (size_t)max;
 	lua_pushlstring(L, s->in.data, n);
-	vl_linebuf_consume(&s->in, n);
+	consume(s, n);
 	return 1;
 }
 

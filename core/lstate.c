@@ -68,11 +68,13 @@ static int store_tostring(lua_State *L)
 static int store_dir_of(lua_State *L)
 {
 	vl_store *s = check_store(L);
-	const char *id = luaL_checkstring(L, 2);
+	size_t len;
+	const char *id = luaL_checklstring(L, 2, &len);
 	char path[PATH_MAX + VL_ID_MAX + 2];
 	vl_error e;
 
-	if (vl_store_dir_of(s, id, path, sizeof path, &e) < 0)
+	/* Check with the Lua length: "a\0b" must not pass as "a". */
+	if (vl_check_id(id, len, &e) < 0 || vl_store_dir_of(s, id, path, sizeof path, &e) < 0)
 		return vl_push_error(L, &e);
 	lua_pushstring(L, path);
 	return 1;

@@ -19,7 +19,7 @@
 #include <json-c/json.h>
 
 #include "fsutil.h"
-#include "json.h"
+#include "jsontext.h"
 #include "paths.h"
 #include "state.h"
 
@@ -33,6 +33,10 @@ int vl_store_open(vl_store *s, const char *run_dir, vl_error *e)
 	strlcpy(s->dir, run_dir, sizeof s->dir);
 	if (*run_dir == '\0')
 		return vl_err(e, EINVAL, "run dir: empty path");
+	/* "/run/vmlua/" names the same dir as "/run/vmlua": keep paths tidy. */
+	for (size_t n = strlen(s->dir); n > 1 && s->dir[n - 1] == '/'; n--)
+		s->dir[n - 1] = '\0';
+	run_dir = s->dir;
 
 	if (lstat(run_dir, &st) < 0) {
 		if (errno != ENOENT)

@@ -62,6 +62,14 @@ end
 function P.output(argv, opts)
   opts = opts or {}
   opts.argv = argv
+  -- Under the asan flavour tests/helper.lua drops LD_PRELOAD (children must
+  -- not inherit the runtime), but a child lua5.4 that loads the asan core.so
+  -- needs it back.
+  local preload = os.getenv("VMLUA_ASAN_PRELOAD")
+  if preload and preload ~= "" and argv[1] == "lua5.4" then
+    opts.env = opts.env or {}
+    if opts.env.LD_PRELOAD == nil then opts.env.LD_PRELOAD = preload end
+  end
   opts.stdout = "pipe"
   local p = assert(core.spawn(opts))
   local out = {}

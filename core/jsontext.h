@@ -4,8 +4,8 @@
  * no trailing characters, no NaN/Infinity, bounded nesting, errors that say
  * where. Lua-free; ljson.c converts json-c objects to and from Lua values.
  */
-#ifndef VMLUA_JSON_H
-#define VMLUA_JSON_H
+#ifndef VMLUA_JSONTEXT_H
+#define VMLUA_JSONTEXT_H
 
 #include <stddef.h>
 

@@ -1,5 +1,5 @@
 /*
- * Strict JSON parsing and float formatting on top of json-c (see json.h).
+ * Strict JSON parsing and float formatting on top of json-c (see jsontext.h).
  */
 #include <limits.h>
 #include <stdio.h>
@@ -8,7 +8,7 @@
 
 #include <json-c/json.h>
 
-#include "json.h"
+#include "jsontext.h"
 
 /*
  * json-c's strict mode still accepts a few things RFC 8259 does not: the
