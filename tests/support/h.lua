@@ -9,6 +9,8 @@ local function env(name, default)
 end
 
 H.root = env("VMLUA_ROOT", (debug.getinfo(1, "S").source:match("^@(.*)/tests/support/h%.lua$")) or ".")
+-- absolute, so that paths still work from a child's working directory
+H.root = require("vmlua.core").fs.realpath(H.root) or H.root
 H.build = env("VMLUA_BUILD", H.root .. "/build")
 H.bin = env("VMLUA_BIN", H.build .. "/vmlua")
 H.fakes = env("VMLUA_FAKES", H.build .. "/fakes.d")

@@ -139,9 +139,14 @@ function M.stop_helpers(rt)
   return out
 end
 
---- Remove the sandbox's sockets (they are dead once the processes are).
+--- Remove the sandbox's sockets (they are dead once the processes are):
+-- those vmlua wired in, and any other socket in the sandbox dir (a vsock or
+-- vhost-user socket the recipe put there, which a crashed VMM leaves behind).
 function M.remove_sockets(rt)
-  for _, path in pairs(rt.plan.sockets) do
+  local paths = {}
+  for _, path in pairs(rt.plan.sockets) do paths[#paths + 1] = path end
+  for _, name in ipairs(rt.dir and core.fs.list(rt.dir) or {}) do paths[#paths + 1] = rt.dir .. "/" .. name end
+  for _, path in ipairs(paths) do
     local st = core.fs.stat(path)
     if st and st.type == "socket" then core.fs.remove(path) end
   end

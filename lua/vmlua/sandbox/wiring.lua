@@ -30,6 +30,16 @@ local function socket_path(dir, name, errors)
   return p
 end
 
+-- A program path with a slash but not absolute is relative to the recipe's
+-- directory, like every other path in a recipe; a bare name is looked up on
+-- PATH by core.spawn.
+local function resolve_program(sb, argv)
+  local out = {}
+  for i, a in ipairs(argv) do out[i] = a end
+  if out[1] and out[1]:find("/", 1, true) and out[1]:sub(1, 1) ~= "/" then out[1] = sb:resolve(out[1]) end
+  return out
+end
+
 local function merged_env(...)
   local out = {}
   for i = 1, select("#", ...) do
@@ -140,7 +150,7 @@ function M.plan(sb, opts)
   for _, h in ipairs(sb.helpers) do
     local log = plan.dir .. "/" .. h.name .. ".log"
     local proc = {
-      name = h.name, role = "helper", argv = h.argv, env = h.env, cwd = h.cwd and sb:resolve(h.cwd) or sb.base_dir,
+      name = h.name, role = "helper", argv = resolve_program(sb, h.argv), env = h.env, cwd = h.cwd and sb:resolve(h.cwd) or sb.base_dir,
       log = log, timeout = h.timeout, stop = h.stop, ready = {},
     }
     for j, p in ipairs(h.ready) do proc.ready[j] = bind_probe(p, plan, log) end
@@ -164,7 +174,7 @@ function M.plan(sb, opts)
     argv = cfg:argv()
   end
   plan.hypervisor = {
-    name = "hypervisor", role = "hypervisor", argv = argv, log = hv_log, fds = cfg.fds and cfg:fds() or {},
+    name = "hypervisor", role = "hypervisor", argv = resolve_program(sb, argv), log = hv_log, fds = cfg.fds and cfg:fds() or {},
     env = merged_env(sb.env), cwd = sb.base_dir,
   }
   plan.processes[#plan.processes + 1] = plan.hypervisor
