@@ -18,7 +18,10 @@ local vmlua = {
 --- Build a sandbox description (see docs/recipes.md). Raises, naming the
 -- recipe's file:line and the field, when the description is wrong.
 function vmlua.sandbox(spec)
-  return require("vmlua.sandbox").new(spec, 2)
+  -- Not a tail call: this frame must stay so that the caller's line can be
+  -- found (see sandbox.call_site).
+  local sb = require("vmlua.sandbox").new(spec, require("vmlua.sandbox").call_site(1))
+  return sb
 end
 
 --- True when `v` is a sandbox made by vmlua.sandbox{}.
@@ -59,14 +62,14 @@ function vmlua.load_recipe(path, args)
   local chunk, err = loadfile(path, "t")
   if not chunk then return nil, err end
   local abs = absolute(path)
-  local saved = { vmlua.args, vmlua.recipe_path, vmlua.recipe_dir }
-  vmlua.args, vmlua.recipe_path, vmlua.recipe_dir = args, abs, dirname(abs)
+  local saved = { vmlua.args, vmlua.recipe_path, vmlua.recipe_dir, vmlua.recipe_arg }
+  vmlua.args, vmlua.recipe_path, vmlua.recipe_dir, vmlua.recipe_arg = args, abs, dirname(abs), path
   local ok, res = xpcall(chunk, function(e)
     if type(e) ~= "string" then e = tostring(e) end
     if os.getenv("VMLUA_LOG") == "debug" then e = debug.traceback(e, 2) end
     return e
   end)
-  vmlua.args, vmlua.recipe_path, vmlua.recipe_dir = saved[1], saved[2], saved[3]
+  vmlua.args, vmlua.recipe_path, vmlua.recipe_dir, vmlua.recipe_arg = saved[1], saved[2], saved[3], saved[4]
   if not ok then return nil, res end
   if not vmlua.is_sandbox(res) then
     return nil, path .. ": must return vmlua.sandbox{...} (it returned " .. type(res) .. ")"

@@ -310,11 +310,40 @@ local function normalize_stop(v, kind)
 end
 M.normalize_stop = normalize_stop
 
---- Build a sandbox from a recipe's table. `level` points errors at the
--- caller (the recipe line that wrote vmlua.sandbox{...}).
-function M.new(spec, level)
-  level = (level or 1) + 1
-  S.assert(M.schema, spec, "", level)
+--- "file:line" of the code that called the function at stack `level`
+-- (1: the function calling call_site). A recipe usually ends with
+-- `return vmlua.sandbox{...}`, a tail call that leaves no frame of the
+-- recipe on the stack; then the line of that call is found in the recipe's
+-- source instead.
+function M.call_site(level)
+  level = level + 1
+  local me = debug.getinfo(level, "t")
+  local info = debug.getinfo(level + 1, "Sl")
+  if me and not me.istailcall and info and info.currentline and info.currentline > 0 then
+    return string.format("%s:%d", info.short_src, info.currentline)
+  end
+  local vmlua = package.loaded["vmlua"]
+  local path = vmlua and vmlua.recipe_path
+  if not path then return nil end
+  local f = io.open(path, "r")
+  if not f then return path end
+  local n, found = 0, nil
+  for line in f:lines() do
+    n = n + 1
+    if line:find("sandbox%s*[{(]") then found = n end
+  end
+  f:close()
+  local short = path:match("[^/]*$")
+  if vmlua.recipe_arg then short = vmlua.recipe_arg end
+  return found and string.format("%s:%d", short, found) or short
+end
+
+--- Build a sandbox from a recipe's table. Errors are raised as
+-- "<where>: field: message", `where` being the caller's file:line.
+function M.new(spec, where)
+  if where == nil then where = M.call_site(1) end
+  local ok, err = M.schema:check(spec, "")
+  if not ok then error(where and (where .. ": " .. err) or err, 0) end
   local vmlua = package.loaded["vmlua"]
   local kind = spec.hypervisor.hypervisor
   local timeouts = spec.timeouts or {}
@@ -344,10 +373,7 @@ function M.new(spec, level)
     args = vmlua and vmlua.args or {},
   }, Sandbox)
   for _, h in ipairs(M.HOOKS) do sb.hooks[h] = spec[h] end
-  local info = debug.getinfo(level, "Sl")
-  if info and info.currentline and info.currentline > 0 then
-    sb.defined_at = string.format("%s:%d", info.short_src, info.currentline)
-  end
+  sb.defined_at = where
   for i, s in ipairs(spec.shares or {}) do
     local v = s.virtiofsd or {}
     sb.shares[i] = {
