@@ -31,6 +31,7 @@ local function finish_stop(rt, opts, why)
 end
 
 local function hypervisor_exited(rt, ev)
+  rt.state.exit_noticed_mono = rt.state.exit_noticed_mono or core.monotonic()
   local clean = ev.how == "exited" and ev.code == 0
   rt:progress("hypervisor %s", clean and "shut down" or rt:describe_exit("hypervisor", ev, nil))
   stop.stop_helpers(rt)
@@ -88,6 +89,7 @@ function M.run(rt)
       rt:log("error", "wait failed: " .. tostring(ev))
       return finish_stop(rt, nil, "supervisor error")
     elseif i == 1 then
+      rt.state.exit_noticed_mono = core.monotonic()
       return hypervisor_exited(rt, ev)
     elseif i < #conds then
       local code, msg = helper_exited(rt, names[i], ev)
