@@ -60,7 +60,7 @@ function cli.help_text()
   lines[#lines + 1] = ""
   lines[#lines + 1] = "Run 'vmlua help COMMAND' for a command's options."
   lines[#lines + 1] = "Exit status: 0 success, 1 runtime failure, 2 usage or recipe error."
-  lines[#lines + 1] = "Environment: VMLUA_RUN_DIR, VMLUA_PATH, VMLUA_LOG (debug|info|warn|error),"
+  lines[#lines + 1] = "Environment: VMLUA_RUN_DIR, VMLUA_PATH, VMLUA_LOG (debug|info|warn|error|off),"
   lines[#lines + 1] = "VMLUA_LOG_FORMAT (text|json), NOTIFY_SOCKET."
   return table.concat(lines, "\n") .. "\n"
 end
