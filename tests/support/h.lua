@@ -15,25 +15,19 @@ H.fakes = env("VMLUA_FAKES", H.build .. "/fakes.d")
 H.guest = env("VMLUA_GUEST", H.root .. "/build/guest")
 H.flavor = env("VMLUA_FLAVOR", "normal")
 
-local tmp_seq = 0
 --- A fresh directory under /tmp (short, so socket paths fit in sun_path).
 -- Removed by H.cleanup_tmp(), which the specs call from after_each/finally.
 function H.tmpdir()
-  tmp_seq = tmp_seq + 1
-  local template = string.format("/tmp/vt%d-%d-XXXXXX", tonumber(tostring({}):match("0x(%x+)"), 16) % 100000, tmp_seq)
-  local p = io.popen("mktemp -d " .. template)
-  local dir = p:read("l")
-  p:close()
-  assert(dir and dir ~= "", "mktemp failed")
+  local core = require "vmlua.core"
+  local dir = assert(core.fs.mkdtemp("/tmp/vt"))
   H._tmpdirs = H._tmpdirs or {}
   H._tmpdirs[#H._tmpdirs + 1] = dir
   return dir
 end
 
 function H.cleanup_tmp()
-  for _, d in ipairs(H._tmpdirs or {}) do
-    os.execute("rm -rf '" .. d:gsub("'", "") .. "'")
-  end
+  local core = require "vmlua.core"
+  for _, d in ipairs(H._tmpdirs or {}) do core.fs.remove_tree(d) end
   H._tmpdirs = {}
 end
 

@@ -109,8 +109,8 @@ end
 function steps.boot(rt)
   if rt.kind ~= "clh" or rt.plan.flow ~= "api" then return true end
   local deadline = core.monotonic() + rt.sandbox.timeouts.ready
-  local _, fail = probes.wait_for(rt, { { socket = rt.plan.control_socket } }, deadline)
-  if fail then
+  local idx, fail = probes.wait_for(rt, { { socket = rt.plan.control_socket } }, deadline)
+  if not idx then
     if fail.kind == "timeout" then
       return nil, string.format("cloud-hypervisor API socket %s did not appear within %g s",
                                 rt.plan.control_socket, rt.sandbox.timeouts.ready), fail
@@ -190,8 +190,36 @@ function M.start(rt)
   return true
 end
 
+--- The last line of defence: a Lua error inside the launch or supervision
+-- (a bug, a failing hook library) must not leave anything running or a
+-- state that claims to be running. Kill everything, remove the sockets,
+-- record the error.
+local function emergency_stop(rt, err)
+  for _, e in pairs(rt.procs) do
+    if e.proc:alive() then e.proc:signal("SIGKILL") end
+    e.proc:wait(5)
+  end
+  pcall(stop.remove_sockets, rt)
+  if rt.store then pcall(rt.save, rt, "failed", { error = tostring(err), failed_at = core.time() }) end
+end
+
+local function protected(rt, fn, ...)
+  local res = table.pack(xpcall(fn, function(e)
+    local msg = tostring(e)
+    if os.getenv("VMLUA_LOG") == "debug" then msg = debug.traceback(msg, 2) end
+    return msg
+  end, ...))
+  if res[1] then return table.unpack(res, 2, res.n) end
+  emergency_stop(rt, res[2])
+  return 1, "internal error, everything was stopped: " .. tostring(res[2])
+end
+
 --- Everything `vmlua run` does. Returns the exit status and a message.
 function M.run(rt)
+  return protected(rt, M.run_unprotected, rt)
+end
+
+function M.run_unprotected(rt)
   local ok, err, code = M.call(rt, "validate")
   if not ok then return code or 2, err end
   ok, err = M.call(rt, "prepare")

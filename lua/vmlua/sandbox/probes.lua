@@ -80,15 +80,15 @@ local probe_impl = {}
 function probe_impl.serial(rt, p, deadline)
   local cond, err = line_condition(rt, p)
   if not cond then return nil, { kind = "error", message = err } end
-  local _, fail = M.wait_for(rt, { cond }, deadline)
-  if fail then return nil, fail end
+  local idx, fail = M.wait_for(rt, { cond }, deadline)
+  if not idx then return nil, fail end
   return true
 end
 probe_impl.line = probe_impl.serial
 
 function probe_impl.socket(rt, p, deadline)
-  local _, fail = M.wait_for(rt, { { socket = p.path } }, deadline)
-  if fail then return nil, fail end
+  local idx, fail = M.wait_for(rt, { { socket = p.path } }, deadline)
+  if not idx then return nil, fail end
   return true
 end
 
@@ -96,14 +96,14 @@ end
 local function backoff_wait(rt, delay, deadline)
   local left = remaining(deadline)
   if left and left < delay then delay = left end
-  local _, fail = M.wait_for(rt, {}, core.monotonic() + delay)
-  if fail and fail.kind ~= "timeout" then return nil, fail end
+  local idx, fail = M.wait_for(rt, {}, core.monotonic() + delay)
+  if not idx and fail.kind ~= "timeout" then return nil, fail end
   return true
 end
 
 function probe_impl.qmp(rt, p, deadline)
-  local _, fail = M.wait_for(rt, { { socket = rt.plan.control_socket } }, deadline)
-  if fail then return nil, fail end
+  local idx, fail = M.wait_for(rt, { { socket = rt.plan.control_socket } }, deadline)
+  if not idx then return nil, fail end
   local client, err = rt:qmp(remaining(deadline))
   if not client then return nil, { kind = "error", message = err } end
   local last
@@ -114,8 +114,8 @@ function probe_impl.qmp(rt, p, deadline)
     if st.status == p.state then break end
     -- A state change comes with an event (RESUME, STOP, ...): wait for QMP
     -- traffic rather than polling.
-    local _, wfail = M.wait_for(rt, { { readable = client:socket() } }, deadline)
-    if wfail then client:close(); wfail.last_state = last; return nil, wfail end
+    local widx, wfail = M.wait_for(rt, { { readable = client:socket() } }, deadline)
+    if not widx then client:close(); wfail.last_state = last; return nil, wfail end
     client:events()
   end
   client:close()
@@ -123,8 +123,8 @@ function probe_impl.qmp(rt, p, deadline)
 end
 
 function probe_impl.api(rt, p, deadline)
-  local _, fail = M.wait_for(rt, { { socket = rt.plan.control_socket } }, deadline)
-  if fail then return nil, fail end
+  local idx, fail = M.wait_for(rt, { { socket = rt.plan.control_socket } }, deadline)
+  if not idx then return nil, fail end
   local api = rt:api()
   local delay = 0.005
   local last
