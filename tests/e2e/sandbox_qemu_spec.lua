@@ -93,7 +93,7 @@ describe("vmlua run (QEMU, real guest)", function()
 
   it("is interrupted by Ctrl-C during boot: exit 1, nothing left", function()
     local r = E.start(w, run_args(w, { "--set", "id=intr", "--set", "marker=none", "--set", "timeout=60" }))
-    assert.is_true(E.wait_file(w.run .. "/intr/hypervisor.log", 30))
+    assert.is_true(E.wait_text(r.err, "qemu-system-x86_64 started", 30))
     assert.is_true(r:signal("SIGINT"))
     local code, _, err = r:finish(60)
     assert.are.equal(1, code)

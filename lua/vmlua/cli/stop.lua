@@ -6,13 +6,22 @@ local cli = require "vmlua.cli"
 local common = require "vmlua.cli.common"
 
 local function report(st)
+  local core = require "vmlua.core"
   local s = st.stop or {}
   local e = st.exit or {}
-  local how = e.how == "killed" and ("killed by signal " .. tostring(e.code))
-              or ("exit status " .. tostring(e.code))
+  local how, clean
+  if e.how == "killed" then
+    how, clean = "killed by " .. core.signal_name(e.code), false
+  elseif e.code == nil then
+    -- stopped from the state file: the hypervisor was not our child, so its
+    -- exit status cannot be read; a graceful step that ended it is success
+    how, clean = "exit status unknown: the supervisor was gone", s.step ~= "kill"
+  else
+    how, clean = "exit status " .. tostring(e.code), e.code == 0
+  end
   io.stdout:write(string.format("%s %s: %s after %.2f s (%s)\n", st.id, st.status, tostring(s.step),
                                 s.seconds or s.total or 0, how))
-  return st.status == "stopped" and e.how == "exited" and e.code == 0 and 0 or 1
+  return st.status == "stopped" and clean and 0 or 1
 end
 
 local function policy_from(st)
@@ -39,6 +48,8 @@ return {
   summary = "stop a sandbox with its stop policy",
   usage = "stop ID [--timeout SEC] [--force]",
   args = { "ID" },
+  -- keeps SIGINT/SIGTERM blocked: a Ctrl-C while stopping means "force"
+  supervises = true,
   options = {
     { long = "--timeout", arg = "SEC", number = true, help = "force the stop after SEC seconds" },
     { long = "--force", help = "skip the graceful steps: kill the VM" },
@@ -52,7 +63,9 @@ return {
       local sup, err = core.proc.attach(st.supervisor.pid, st.supervisor.start_time)
       if not sup then cli.fail(err) end
       sup:signal(opts.force and "SIGUSR1" or "SIGTERM")
-      if not sup:wait(timeout) then
+      -- Wait for the supervisor; on timeout or a Ctrl-C here, force it.
+      local i = core.wait({ { exit = sup }, { signal = { "SIGINT", "SIGTERM" } } }, timeout)
+      if i ~= 1 then
         sup:signal("SIGUSR1")
         if not sup:wait(15) then
           cli.fail(string.format("the supervisor of '%s' (pid %d) did not finish", st.id, st.supervisor.pid))

@@ -12,6 +12,12 @@ local M = {}
 
 M.SIGNALS = { "SIGINT", "SIGTERM", "SIGUSR1", "SIGHUP" }
 
+--- When a helper exits, how long to wait for the hypervisor to exit too
+-- before calling it a helper failure: a guest that powers off makes QEMU
+-- close its vhost-user connections, and virtiofsd may exit a moment before
+-- QEMU does.
+M.HELPER_EXIT_GRACE = 2
+
 local function finish_stop(rt, opts, why)
   rt:progress("stopping (%s)", why)
   local clean, res = stop.run(rt, opts)
@@ -43,6 +49,8 @@ local function hypervisor_exited(rt, ev)
 end
 
 local function helper_exited(rt, name, ev)
+  local i, hev = core.wait({ { exit = rt.hv } }, M.HELPER_EXIT_GRACE)
+  if i then return hypervisor_exited(rt, hev) end
   local log = rt.procs[name] and rt.procs[name].spec.log
   local msg = rt:describe_exit(name, ev, log)
   rt.state.processes[name].exit = { how = ev.how, code = ev.code }
