@@ -70,6 +70,6 @@ describe("vmlua qmp/pause/resume on the real QEMU", function()
     -- QEMU is gone, its socket with it: exit 1, with the sandbox's status
     local c2, o2, e2 = vmlua("qmp", "demo", "query-status")
     assert.same({ 1, "" }, { c2, o2 })
-    assert.equal("vmlua: qmp: connect " .. path .. ": No such file or directory (sandbox 'demo' is dead)\n", e2)
+    assert.equal("vmlua: qmp: connect " .. path .. ": No such file or directory (sandbox 'demo' status: dead)\n", e2)
   end)
 end)

@@ -121,9 +121,9 @@ describe("vmlua qmp (fake QMP server)", function()
     expect(1, "", "vmlua: qmp: connect " .. dir .. "/qmp.sock: No such file or directory\n",
            "qmp", "--socket", dir .. "/qmp.sock", "query-status")
     sandbox("gone", "qemu", dir .. "/qmp.sock")
-    expect(1, "", "vmlua: qmp: connect " .. dir .. "/qmp.sock: No such file or directory (sandbox 'gone' is dead)\n",
+    expect(1, "", "vmlua: qmp: connect " .. dir .. "/qmp.sock: No such file or directory (sandbox 'gone' status: dead)\n",
            "qmp", "gone", "query-status")
-    expect(1, "", "vmlua: qmp: connect " .. dir .. "/qmp.sock: No such file or directory (sandbox 'gone' is dead)\n",
+    expect(1, "", "vmlua: qmp: connect " .. dir .. "/qmp.sock: No such file or directory (sandbox 'gone' status: dead)\n",
            "pause", "gone")
   end)
 

@@ -70,7 +70,7 @@ end
 --- Fail (exit 1) with err, adding the sandbox's status when it is not up.
 function M.fail(t, err)
   if t.id and t.status and t.status ~= "running" and t.status ~= "starting" then
-    err = string.format("%s (sandbox '%s' is %s)", err, t.id, t.status)
+    err = string.format("%s (sandbox '%s' status: %s)", err, t.id, t.status)
   end
   cli.fail(err)
 end
