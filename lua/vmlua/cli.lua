@@ -26,8 +26,11 @@ function cli.usage(msg)
   cli.fail(msg, cli.EXIT_USAGE)
 end
 
+local known = {}
+for _, c in ipairs(cli.commands) do known[c] = true end
+
 local function load_command(name)
-  if type(name) ~= "string" or not name:match("^[a-z]+$") then return nil end
+  if type(name) ~= "string" or not known[name] then return nil end
   local ok, mod = pcall(require, "vmlua.cli." .. name)
   if ok then return mod end
   if type(mod) == "string" and mod:find("module 'vmlua.cli." .. name .. "' not found", 1, true) then

@@ -183,6 +183,20 @@ describe("sandbox lifecycle", function()
       assert.are.equal("nothing to remove\n", out)
     end)
 
+    it("looking things up never creates the run dir", function()
+      local none = w.dir .. "/not-yet"
+      for _, args in ipairs({ { "ps" }, { "gc" }, { "inspect", "x" }, { "stop", "x" }, { "qmp", "x", "query-status" } }) do
+        E.vmlua(w, args, { env = { VMLUA_RUN_DIR = none } })
+        assert.is_false(core.fs.exists(none), table.concat(args, " "))
+      end
+    end)
+
+    it("a name that is not a command is not loaded as one", function()
+      local code, _, err = E.vmlua(w, { "common" })
+      assert.are.equal(2, code)
+      assert.are.equal("vmlua: unknown command 'common' (see 'vmlua --help')\n", err)
+    end)
+
     it("a run dir that is a symlink is refused", function()
       local link = w.dir .. "/link"
       assert(os.execute("ln -s " .. w.run .. " " .. link)) -- test set-up only

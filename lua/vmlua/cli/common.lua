@@ -22,8 +22,15 @@ function M.run_dir()
 end
 
 --- The state store of the run dir; exit 1 when it cannot be opened.
-function M.store()
-  local store, err = core.state.open(M.run_dir())
+-- Looking things up never creates the run dir: without one, `ps` lists
+-- nothing and a sandbox id is unknown (`opts.lookup`).
+function M.store(opts)
+  local dir = M.run_dir()
+  if opts and opts.lookup and not core.fs.exists(dir) then
+    return { dir = dir, list = function() return {} end,
+             load = function(_, id) return nil, string.format("no state for sandbox '%s'", id), 2 end }
+  end
+  local store, err = core.state.open(dir)
   if not store then cli.fail(err) end
   return store
 end

@@ -49,7 +49,7 @@ function M.target(name, opts, pos, want)
     if kind then cli.usage(name .. ": --hypervisor goes with --socket (a sandbox's state names its hypervisor)") end
     local id = table.remove(pos, 1)
     if not id then cli.usage(string.format("%s: missing ID (or --socket PATH)", name)) end
-    local st = common.state(common.store(), id)
+    local st = common.state(common.store { lookup = true }, id)
     if not M.KIND_NAMES[st.hypervisor] then
       cli.fail(string.format("sandbox '%s' has no known hypervisor in its state (%s)", id, tostring(st.hypervisor)))
     end

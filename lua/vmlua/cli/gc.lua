@@ -6,7 +6,7 @@ return {
   usage = "gc",
   run = function()
     local launch = require "vmlua.sandbox.launch"
-    local store = common.store()
+    local store = common.store { lookup = true }
     local removed = 0
     for _, id in ipairs(store:list()) do
       local st, err = store:load(id)

@@ -7,7 +7,7 @@ return {
   args = { "ID" },
   run = function(_, pos)
     local core = require "vmlua.core"
-    local store = common.store()
+    local store = common.store { lookup = true }
     local st = common.state(store, pos[1])
     st.live_status = common.live_status(st)
     io.stdout:write(core.json.encode(st, { pretty = true }), "\n")

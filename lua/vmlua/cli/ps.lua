@@ -15,7 +15,7 @@ return {
   options = { { long = "--json", help = "print a JSON array" } },
   run = function(opts)
     local core = require "vmlua.core"
-    local store = common.store()
+    local store = common.store { lookup = true }
     local rows = {}
     local now = core.time()
     for _, id in ipairs(store:list()) do

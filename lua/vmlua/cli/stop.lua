@@ -56,7 +56,7 @@ return {
   },
   run = function(opts, pos)
     local core = require "vmlua.core"
-    local store = common.store()
+    local store = common.store { lookup = true }
     local st = common.state(store, pos[1])
     local timeout = opts.timeout or total_grace(st)
     if common.alive(st.supervisor) then
