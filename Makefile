@@ -149,7 +149,7 @@ guest:
 	tests/guest/build.sh $(B)/guest
 
 demo: all guest
-	$(B)/vmlua run scripts/recipes/qemu-demo.lua
+	$(B)/vmlua run --progress scripts/recipes/qemu-demo.lua
 
 bench: all guest
 	bench/run

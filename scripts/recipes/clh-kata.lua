@@ -11,7 +11,7 @@ local clh    = require "vmlua.clh"
 local params = require "vmlua.params"
 
 local id    = vmlua.args.id or "kata"
-local root  = vmlua.recipe_dir .. "/../.."
+local root  = require("vmlua.core").fs.realpath(vmlua.recipe_dir .. "/../..")
 local guest = vmlua.args.guest or os.getenv("VMLUA_GUEST") or (root .. "/build/guest")
 local share = vmlua.args.share or (root .. "/build/kata-share")
 

@@ -9,7 +9,7 @@ local vmlua  = require "vmlua"
 local qemu   = require "vmlua.qemu"
 local params = require "vmlua.params"
 
-local root  = vmlua.recipe_dir .. "/../.."
+local root  = require("vmlua.core").fs.realpath(vmlua.recipe_dir .. "/../..")
 local guest = vmlua.args.guest or os.getenv("VMLUA_GUEST") or (root .. "/build/guest")
 local share = vmlua.args.share or (root .. "/build/demo-share")
 local greeting = share .. "/hello-from-guest.txt"

@@ -8,7 +8,7 @@ local qemu   = require "vmlua.qemu"
 local params = require "vmlua.params"
 local tsc    = dofile(vmlua.recipe_dir .. "/../lib/tsc.lua")
 
-local root  = vmlua.recipe_dir .. "/../.."
+local root  = require("vmlua.core").fs.realpath(vmlua.recipe_dir .. "/../..")
 local guest = vmlua.args.guest or os.getenv("VMLUA_GUEST") or (root .. "/build/guest")
 local share = vmlua.args.share or (root .. "/build/microvm-share")
 local accel = vmlua.args.accel or "tcg"
