@@ -221,14 +221,17 @@ M.schema = S.record(fields, {
     end
     local seen = {}
     for i, sh in ipairs(v.shares or {}) do
-      if seen[sh.tag] then return S.fail(S.join(path, "shares[" .. i .. "].tag"), "duplicate tag %s", S.show(sh.tag)) end
+      if seen[sh.tag] then
+        return S.fail(S.join(path, "shares[" .. i .. "].tag"), "duplicate tag %s", S.show(sh.tag))
+      end
       seen[sh.tag] = true
     end
     local names = {}
     for i, h in ipairs(v.helpers or {}) do
-      if names[h.name] then return S.fail(S.join(path, "helpers[" .. i .. "].name"), "duplicate helper name %s", S.show(h.name)) end
+      local field = S.join(path, "helpers[" .. i .. "].name")
+      if names[h.name] then return S.fail(field, "duplicate helper name %s", S.show(h.name)) end
       if h.name:match("^virtiofsd%-") then
-        return S.fail(S.join(path, "helpers[" .. i .. "].name"), "names starting with 'virtiofsd-' are reserved for shares")
+        return S.fail(field, "names starting with 'virtiofsd-' are reserved for shares")
       end
       names[h.name] = true
     end
@@ -388,7 +391,8 @@ function M.new(spec, where)
     sb.helpers[i] = {
       name = h.name, argv = h.argv, env = h.env, cwd = h.cwd, timeout = t,
       ready = normalize_probes(h.ready, t) or {},
-      stop = { signal = (h.stop and h.stop.signal) or "SIGTERM", grace = (h.stop and h.stop.grace) or M.DEFAULTS.stop_grace },
+      stop = { signal = (h.stop and h.stop.signal) or "SIGTERM",
+               grace = (h.stop and h.stop.grace) or M.DEFAULTS.stop_grace },
     }
   end
   return sb

@@ -284,7 +284,7 @@ function S.record(fields, opts)
     end
     local extra = self.opts.extra or {}
     for k in pairs(v) do
-      if extra[k] then
+      if extra[k] then -- luacheck: ignore 542
         -- accepted as is (a variant's discriminator, a positional entry)
       elseif type(k) ~= "string" then
         if math.type(k) == "integer" then

@@ -10,7 +10,7 @@ local FIX = H.root .. "/tests/fixtures/recipes/"
 local FAKE = H.fakes .. "/fake-cloud-hypervisor"
 local VMM = H.fakes .. "/fake-vmm"
 
-local function fc(w, id, extra)
+local function fc(_, id, extra)
   local a = { "run", FIX .. "fake-clh.lua", "--progress", "--set", "fake=" .. FAKE, "--set", "vmm=" .. VMM,
               "--set", "id=" .. id }
   for _, x in ipairs(extra or {}) do a[#a + 1] = x end
@@ -249,6 +249,7 @@ describe("sandbox lifecycle", function()
       assert.are.equal(2, code)
       assert.truthy(err:find("stack traceback", 1, true), err)
       code, _, err = E.vmlua(w, { "check", FIX .. "runtime-error.lua" })
+      assert.are.equal(2, code)
       assert.is_nil(err:find("stack traceback", 1, true))
     end)
   end)

@@ -15,7 +15,7 @@ local H = require "support.h"
 
 local RECIPE = H.root .. "/scripts/recipes/qemu-demo.lua"
 
-local function argv_string(sb, args)
+local function argv_string(sb)
   local plan = wiring.plan(sb, { run_dir = "/run/vmlua-test" })
   return table.concat(plan.hypervisor.argv, " "), plan
 end

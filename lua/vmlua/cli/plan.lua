@@ -30,7 +30,9 @@ local function as_json(plan)
                  ready = ready }
   end
   local stop = json.array()
-  for i, s in ipairs(plan.stop) do stop[i] = { step = s.fn and "function" or s.name, name = s.name, grace = s.grace } end
+  for i, s in ipairs(plan.stop) do
+    stop[i] = { step = s.fn and "function" or s.name, name = s.name, grace = s.grace }
+  end
   return json.encode({
     id = plan.id, hypervisor = plan.kind, flow = plan.flow, recipe = plan.recipe, dir = plan.dir,
     processes = procs, sockets = json.object(plan.sockets), serial_log = plan.serial_log,

@@ -35,9 +35,10 @@ return {
       io.stdout:write(core.json.encode(arr), "\n")
       return 0
     end
-    local lines = { string.format("%-20s %-10s %-9s %-8s %-8s %s", "ID", "HYPERVISOR", "STATUS", "PID", "UPTIME", "RECIPE") }
+    local fmt = "%-20s %-10s %-9s %-8s %-8s %s"
+    local lines = { string.format(fmt, "ID", "HYPERVISOR", "STATUS", "PID", "UPTIME", "RECIPE") }
     for _, r in ipairs(rows) do
-      lines[#lines + 1] = string.format("%-20s %-10s %-9s %-8s %-8s %s", r.id, r.hypervisor, r.status,
+      lines[#lines + 1] = string.format(fmt, r.id, r.hypervisor, r.status,
                                         r.pid and tostring(r.pid) or "-", r.uptime, r.recipe)
     end
     io.stdout:write(table.concat(lines, "\n"), "\n")

@@ -30,7 +30,7 @@ local function policy_from(st)
     local sb = require("vmlua").load_recipe(st.recipe, st.args or {})
     if sb then return sb.stop end
   end
-  local names, grace = {}, 5
+  local names = {}
   for _, s in ipairs(st.stop_policy or {}) do
     if s.step ~= "function" then names[#names + 1] = { s.step, grace = s.grace } end
   end

@@ -59,7 +59,8 @@ function steps.prepare(rt)
     local live = live_processes(old)
     if #live > 0 then
       lock:unlock()
-      return nil, string.format("sandbox '%s' has processes left from an earlier run (%s); stop them with 'vmlua stop %s'",
+      return nil, string.format(
+        "sandbox '%s' has processes left from an earlier run (%s); stop them with 'vmlua stop %s'",
                                 rt.id, table.concat(live, ", "), rt.id)
     end
   end

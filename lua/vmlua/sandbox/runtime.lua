@@ -119,7 +119,7 @@ function Runtime:watched()
 end
 
 --- A human description of how a process ended, with its log tail.
-function Runtime:describe_exit(name, ev, log)
+function Runtime.describe_exit(_, name, ev, log)
   local how = ev.how == "killed" and ("was killed by " .. core.signal_name(ev.code))
               or ("exited with status " .. tostring(ev.code))
   local msg = string.format("%s %s", name, how)

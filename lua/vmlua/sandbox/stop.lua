@@ -104,7 +104,6 @@ function M.stop_hypervisor(rt, steps, opts)
         break
       elseif r == "escalate" then
         rt:progress("stop: %s received, skipping to kill", ev.signal)
-        force = true
         break
       end
     end

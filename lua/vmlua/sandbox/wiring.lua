@@ -122,7 +122,9 @@ function M.plan(sb, opts)
   if not ctl then
     ctl = socket_path(plan.dir, sb.kind == "qemu" and "qmp.sock" or "api.sock", errors)
     local set, serr = cfg:set_control_socket(ctl)
-    if set == nil or set == false then errors[#errors + 1] = "hypervisor: cannot add the control socket: " .. tostring(serr) end
+    if set == nil or set == false then
+      errors[#errors + 1] = "hypervisor: cannot add the control socket: " .. tostring(serr)
+    end
   end
   plan.control_socket = ctl
   plan.sockets[sb.kind == "qemu" and "qmp" or "api"] = ctl
@@ -150,7 +152,8 @@ function M.plan(sb, opts)
   for _, h in ipairs(sb.helpers) do
     local log = plan.dir .. "/" .. h.name .. ".log"
     local proc = {
-      name = h.name, role = "helper", argv = resolve_program(sb, h.argv), env = h.env, cwd = h.cwd and sb:resolve(h.cwd) or sb.base_dir,
+      name = h.name, role = "helper", argv = resolve_program(sb, h.argv), env = h.env,
+      cwd = h.cwd and sb:resolve(h.cwd) or sb.base_dir,
       log = log, timeout = h.timeout, stop = h.stop, ready = {},
     }
     for j, p in ipairs(h.ready) do proc.ready[j] = bind_probe(p, plan, log) end
@@ -174,7 +177,8 @@ function M.plan(sb, opts)
     argv = cfg:argv()
   end
   plan.hypervisor = {
-    name = "hypervisor", role = "hypervisor", argv = resolve_program(sb, argv), log = hv_log, fds = cfg.fds and cfg:fds() or {},
+    name = "hypervisor", role = "hypervisor", argv = resolve_program(sb, argv), log = hv_log,
+    fds = cfg.fds and cfg:fds() or {},
     env = merged_env(sb.env), cwd = sb.base_dir,
   }
   plan.processes[#plan.processes + 1] = plan.hypervisor
