@@ -16,8 +16,10 @@ local function run(argv, opts)
   return how == "exited" and code == 0, text
 end
 
+-- What is installed is the normal build (make install, luarocks make):
+-- children need no sanitizer runtime, and no LUA_PATH/LUA_CPATH of the tests.
 local function lua_env(extra)
-  local env = { LD_PRELOAD = os.getenv("VMLUA_ASAN_PRELOAD") or false, LUA_PATH = false, LUA_CPATH = false }
+  local env = { LD_PRELOAD = false, LUA_PATH = false, LUA_CPATH = false }
   for k, v in pairs(extra or {}) do env[k] = v end
   return env
 end

@@ -156,7 +156,8 @@ function M.run(rt, opts)
   core.sd_notify("STOPPING=1")
   local res = M.stop_hypervisor(rt, rt.plan.stop, opts)
   if res.step and res.seconds then
-    rt:progress("stop: hypervisor ended after %s (%.2f s)", res.step, res.seconds)
+    local msg = string.format("stop: hypervisor ended after %s (%.2f s)", res.step, res.seconds)
+    if rt.show_progress then rt:progress("%s", msg) else rt:log("info", msg) end
   end
   M.stop_helpers(rt)
   M.remove_sockets(rt)
