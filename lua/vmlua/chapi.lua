@@ -94,28 +94,8 @@ M.REASONS = {
 local Client = {}
 local Client_mt = { __index = Client, __name = "vmlua.CHAPI" }
 
-local function check_timeout(t, fname, level)
-  if t ~= nil and (type(t) ~= "number" or t ~= t or t < 0) then
-    error(string.format("bad argument to '%s' (timeout must be a number >= 0)", fname), level + 1)
-  end
-end
-
-local function check_opts(opts, allowed, fname)
-  if opts == nil then return {} end
-  if type(opts) ~= "table" then
-    error(string.format("bad argument to '%s' (options must be a table, got %s)", fname, type(opts)), 3)
-  end
-  for k in pairs(opts) do
-    if not allowed[k] then
-      error(string.format("bad argument to '%s' (unknown option '%s')", fname, tostring(k)), 3)
-    end
-  end
-  check_timeout(opts.timeout, fname, 3)
-  if opts.fds ~= nil and (type(opts.fds) ~= "table" or #opts.fds == 0) then
-    error(string.format("bad argument to '%s' (fds must be a non-empty array)", fname), 3)
-  end
-  return opts
-end
+local argcheck = require "vmlua.argcheck"
+local check_opts = argcheck.opts
 
 local function check_client(self, fname)
   if getmetatable(self) ~= Client_mt then

@@ -18,9 +18,7 @@ local function args(w, id, extra)
   return a
 end
 
-local function assert_clean(w)
-  assert.are.same({}, E.leftovers(w))
-end
+local function assert_clean(w) assert.are.same({}, E.leftovers(w)) end
 
 describe("vmlua run (cloud-hypervisor, fake VMM, real virtiofsd)", function()
   local w

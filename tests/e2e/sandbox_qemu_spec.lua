@@ -14,10 +14,7 @@ local function run_args(w, extra)
   return args
 end
 
-local function assert_clean(w)
-  local problems = E.leftovers(w)
-  assert.are.same({}, problems)
-end
+local function assert_clean(w) assert.are.same({}, E.leftovers(w)) end
 
 describe("vmlua run (QEMU, real guest)", function()
   local w
@@ -212,6 +209,20 @@ describe("vmlua run (QEMU, real guest)", function()
       assert.are.equal(0, (E.vmlua(w, { "stop", "live" })))
       assert_clean(w)
     end)
+  end)
+
+  it("the shipped recipes boot: qemu-demo shows the guest's file, qemu-microvm comes up", function()
+    local code, out, err = E.vmlua(w, { "run", H.root .. "/scripts/recipes/qemu-demo.lua", "--set", "id=demo",
+                                        "--set", "share=" .. w.share, "--set", "guest=" .. H.guest })
+    assert.are.equal(0, code, err)
+    assert.truthy(out:find("--- " .. w.share .. "/hello-from-guest.txt (written by the guest) ---\nhello from the vmlua guest",
+                           1, true), out)
+    assert.are.equal("powerdown", E.state(w, "demo").stop.step)
+    code, out, err = E.vmlua(w, { "run", H.root .. "/scripts/recipes/qemu-microvm.lua", "--set", "id=micro2",
+                                  "--set", "share=" .. w.share, "--set", "guest=" .. H.guest })
+    assert.are.equal(0, code, err)
+    assert.truthy(out:find("micro2 is ready", 1, true), out)
+    assert_clean(w)
   end)
 
   it("boots microvm too", function()

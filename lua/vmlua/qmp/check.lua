@@ -17,36 +17,8 @@ function M.limit(self, opts)
   return M.limit_of(opts.timeout or self.timeout)
 end
 
---- An option table with only `allowed` keys and a valid timeout; returns
--- it (or an empty one).
-function M.opts(opts, allowed, fname)
-  if opts == nil then return {} end
-  if type(opts) ~= "table" then
-    error(string.format("bad argument to '%s' (options must be a table, got %s)", fname, type(opts)), 3)
-  end
-  for k in pairs(opts) do
-    if not allowed[k] then
-      error(string.format("bad argument to '%s' (unknown option '%s')", fname, tostring(k)), 3)
-    end
-  end
-  local t = opts.timeout
-  if t ~= nil and (type(t) ~= "number" or t ~= t or t < 0) then
-    error(string.format("bad argument to '%s' (timeout must be a number >= 0)", fname), 3)
-  end
-  return opts
-end
-
-function M.string(v, what, fname)
-  if type(v) ~= "string" then
-    error(string.format("bad argument to '%s' (%s must be a string, got %s)", fname, what, type(v)), 3)
-  end
-end
-
-function M.table(v, what, fname)
-  if type(v) ~= "table" then
-    error(string.format("bad argument to '%s' (%s must be a table, got %s)", fname, what, type(v)), 3)
-  end
-end
+local argcheck = require "vmlua.argcheck"
+M.opts, M.string, M.table = argcheck.opts, argcheck.string, argcheck.table
 
 --- self is a QMP client that has not been closed.
 function M.usable(self, fname)
