@@ -125,10 +125,11 @@ $(B)/obj $(A)/obj $(B)/lib/vmlua $(A)/lib/vmlua $(B)/ctests.d $(A)/ctests.d $(B)
 	@mkdir -p $@
 
 # ---- tests ----------------------------------------------------------------
-test: all
+# The end-to-end tests boot the guest kit: build it (cached) first.
+test: all guest
 	tests/run --flavor normal
 
-check: asan
+check: asan guest
 	tests/run --flavor asan
 
 # One line at the very end that CI reads.
