@@ -62,14 +62,13 @@ function vmlua.load_recipe(path, args)
   local chunk, err = loadfile(path, "t")
   if not chunk then return nil, err end
   local abs = absolute(path)
-  local saved = { vmlua.args, vmlua.recipe_path, vmlua.recipe_dir, vmlua.recipe_arg }
+  -- These stay set after the load: hooks run later and read vmlua.args too.
   vmlua.args, vmlua.recipe_path, vmlua.recipe_dir, vmlua.recipe_arg = args, abs, dirname(abs), path
   local ok, res = xpcall(chunk, function(e)
     if type(e) ~= "string" then e = tostring(e) end
     if os.getenv("VMLUA_LOG") == "debug" then e = debug.traceback(e, 2) end
     return e
   end)
-  vmlua.args, vmlua.recipe_path, vmlua.recipe_dir, vmlua.recipe_arg = saved[1], saved[2], saved[3], saved[4]
   if not ok then return nil, res end
   if not vmlua.is_sandbox(res) then
     return nil, path .. ": must return vmlua.sandbox{...} (it returned " .. type(res) .. ")"
