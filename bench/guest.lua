@@ -65,14 +65,16 @@ local function vmlua_side(id)
   local argv = { B.vmlua, "run", "--detach", recipe }
   for _, a in ipairs(recipe_args(id)) do argv[#argv + 1] = a end
   local h = B.start(argv, { env = venv })
-  local t_marker = watch(dir .. "/serial.log", { exit = h.proc }, 180)
+  -- t_done: when its exit was seen, before watch() closes its follower
+  -- (which can take a while: an RCU grace period)
+  local t_marker, t_done = watch(dir .. "/serial.log", { exit = h.proc }, 180)
   local up = h:finish(10)
   assert(up.how == "exited" and up.code == 0, "vmlua run --detach failed: " .. up.err)
   assert(t_marker, "the marker was not seen")
   local down = B.check({ B.vmlua, "stop", id }, { env = venv, timeout = 60 })
   local st = assert(assert(core.state.open(run)):load(id))
   assert(st.stop.step == "powerdown", "vmlua stop: " .. tostring(st.stop.step))
-  return { up = up.seconds, down = down.seconds, boot = t_marker - up.t0, after = up.t1 - t_marker }
+  return { up = t_done - h.t0, down = down.seconds, boot = t_marker - h.t0, after = t_done - t_marker }
 end
 
 -- The shell side runs the command lines of the plan for sandbox `id`.
