@@ -10,6 +10,7 @@ local child = require "support.child"
 local B = require "benchlib"
 
 local runs = B.options(arg, { runs = 5 }).runs
+local guard <close> = B.guard() -- luacheck: ignore guard
 local rows = {}
 
 -- A child that connects to path, builds what `payload` (Lua source) says,

@@ -13,6 +13,7 @@ local P = require "support.proc"
 local B = require "benchlib"
 
 local runs = B.options(arg, { runs = 20 }).runs
+local guard <close> = B.guard() -- luacheck: ignore guard
 
 -- 1. socket appearance -> core.wait returns
 local gaps = {}

@@ -22,6 +22,7 @@ local core = require "vmlua.core"
 local B = require "benchlib"
 
 local o = B.options(arg, { runs = 10 })
+local guard <close> = B.guard() -- luacheck: ignore guard
 local tmp = B.tmpdir("vbg")
 local run = tmp .. "/run"
 local share = tmp .. "/share"

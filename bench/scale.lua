@@ -10,6 +10,7 @@ local core = require "vmlua.core"
 local B = require "benchlib"
 
 local o = B.options(arg, { runs = 5 })
+local guard <close> = B.guard() -- luacheck: ignore guard
 local tmp = B.tmpdir("vbc")
 local recipe = B.recipes .. "/fake-vmm.lua"
 local m0 = core.monotonic()

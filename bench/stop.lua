@@ -16,6 +16,7 @@ local core = require "vmlua.core"
 local B = require "benchlib"
 
 local o = B.options(arg, { runs = 10 })
+local guard <close> = B.guard() -- luacheck: ignore guard
 local tmp = B.tmpdir("vbs")
 local run = tmp .. "/run"
 local venv = B.vmlua_env(run)

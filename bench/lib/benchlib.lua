@@ -165,9 +165,28 @@ end
 
 -- --------------------------------------------------------------- processes
 
+B.dirs = {}
+
 --- A fresh short temp dir (unix socket paths must fit in 107 bytes).
 function B.tmpdir(prefix)
-  return assert(core.fs.mkdtemp("/tmp/" .. (prefix or "vb")))
+  local dir = assert(core.fs.mkdtemp("/tmp/" .. (prefix or "vb")))
+  B.dirs[#B.dirs + 1] = dir
+  return dir
+end
+
+--- A to-be-closed guard for a script's main chunk
+-- (`local guard <close> = B.guard()`): when the script fails half-way, it
+-- kills what it left running (every process naming one of its temp dirs:
+-- VMMs, QEMU, virtiofsd, most supervisors; the others exit once their VMM
+-- is gone) and removes the dirs.
+function B.guard()
+  return setmetatable({}, { __close = function(_, err)
+    if err == nil then return end
+    for _, d in ipairs(B.dirs) do
+      for _, p in ipairs(B.strays(d)) do core.kill(p.pid, "SIGKILL") end
+    end
+    for _, d in ipairs(B.dirs) do core.fs.remove_tree(d) end
+  end })
 end
 
 function B.read(path)
