@@ -51,6 +51,7 @@ CORE_SRC   := $(filter-out core/main.c,$(sort $(wildcard core/*.c)))
 CORE_HDR   := $(wildcard core/*.h)
 CTEST_SRC  := $(sort $(wildcard tests/c/test_*.c))
 FAKE_SRC   := $(sort $(wildcard tests/fakes/*.c))
+BENCH_SRC  := $(sort $(wildcard bench/*.c))
 
 B          := build
 A          := build/asan
@@ -62,9 +63,9 @@ lib: $(B)/vmlua $(B)/lib/vmlua/core.so
 
 .PHONY: all lib asan test check test-all deps guest demo bench install uninstall clean lint rock
 
-all: $(B)/vmlua $(B)/lib/vmlua/core.so $(B)/ctests $(B)/fakes
+all: $(B)/vmlua $(B)/lib/vmlua/core.so $(B)/ctests $(B)/fakes $(B)/bench
 
-asan: $(A)/vmlua $(A)/lib/vmlua/core.so $(A)/ctests $(A)/fakes
+asan: $(A)/vmlua $(A)/lib/vmlua/core.so $(A)/ctests $(A)/fakes $(A)/bench
 
 # ---- normal build ---------------------------------------------------------
 $(B)/obj/%.o: core/%.c $(CORE_HDR) | $(B)/obj
@@ -121,7 +122,18 @@ $(A)/fakes.d/$(notdir $(1)): $(wildcard $(1)/*.c $(1)/*.h) | $(A)/fakes.d
 endef
 $(foreach d,$(FAKE_DIRS),$(eval $(call fake_dir_rules,$(d))))
 
-$(B)/obj $(A)/obj $(B)/lib/vmlua $(A)/lib/vmlua $(B)/ctests.d $(A)/ctests.d $(B)/fakes.d $(A)/fakes.d:
+# Benchmark tools (baselines such as bench/seed-launcher.c; not test fakes).
+$(B)/bench: $(BENCH_SRC:bench/%.c=$(B)/bench.d/%)
+	@touch $@
+$(B)/bench.d/%: bench/%.c | $(B)/bench.d
+	$(CC) $(WARN) $(DEFS) $(CFLAGS) $(PKG_CFLAGS) -o $@ $< $(MOD_LIBS) $(LDFLAGS)
+$(A)/bench: $(BENCH_SRC:bench/%.c=$(A)/bench.d/%)
+	@touch $@
+$(A)/bench.d/%: bench/%.c | $(A)/bench.d
+	$(CC) $(WARN) $(DEFS) $(CFLAGS) $(SAN_FLAGS) $(PKG_CFLAGS) -o $@ $< $(MOD_LIBS) $(LDFLAGS)
+
+$(B)/obj $(A)/obj $(B)/lib/vmlua $(A)/lib/vmlua $(B)/ctests.d $(A)/ctests.d $(B)/fakes.d $(A)/fakes.d \
+$(B)/bench.d $(A)/bench.d:
 	@mkdir -p $@
 
 # ---- tests ----------------------------------------------------------------
@@ -171,4 +183,5 @@ uninstall:
 	-rmdir $(DESTDIR)$(LIBDIR)/vmlua 2>/dev/null
 
 clean:
-	rm -rf $(B)/obj $(B)/vmlua $(B)/lib $(B)/ctests $(B)/ctests.d $(B)/fakes $(B)/fakes.d $(A) $(B)/results
+	rm -rf $(B)/obj $(B)/vmlua $(B)/lib $(B)/ctests $(B)/ctests.d $(B)/fakes $(B)/fakes.d $(B)/bench \
+	       $(B)/bench.d $(A) $(B)/results

@@ -1,21 +1,17 @@
 --- Benchmarks for the I/O half of vmlua.core: socket line reads (many QMP-
 -- sized lines, one huge line), JSON, state saves (fsync included) and locks.
 --
---   make && LUA_PATH='lua/?.lua;lua/?/init.lua;tests/?.lua;;' \
---     LUA_CPATH='build/lib/?.so;;' lua5.4 bench/core_io.lua [runs]
+--   lua5.4 bench/core_io.lua [--quick] [--runs N] [--json FILE]   (bench/run sets the paths)
+local here = arg[0]:match("^(.*)/[^/]*$") or "."
+package.path = here .. "/lib/?.lua;" .. package.path
 local core = require "vmlua.core"
 local H = require "support.h"
 local child = require "support.child"
+local B = require "benchlib"
 
-local runs = tonumber(arg and arg[1]) or 5
-
-local function stats(t, unit, scale)
-  table.sort(t)
-  local sum = 0
-  for _, v in ipairs(t) do sum = sum + v end
-  return ("min %.3f  median %.3f  mean %.3f  max %.3f %s (%d runs)"):format(
-    t[1] * scale, t[(#t + 1) // 2] * scale, sum / #t * scale, t[#t] * scale, unit, #t)
-end
+local runs = B.options(arg, { runs = 5 }).runs
+local guard <close> = B.guard() -- luacheck: ignore guard
+local rows = {}
 
 -- A child that connects to path, builds what `payload` (Lua source) says,
 -- sends "!" and then the payload. The reader starts its clock at the "!",
@@ -49,7 +45,8 @@ for _ = 1, runs do
   l:close()
   p:close()
 end
-print("read_line, 100000 lines of 67 bytes: " .. stats(t, "ms", 1e3))
+rows[#rows + 1] = { "socket read_line, 100000 lines of 67 bytes",
+                    { t, "ms", name = "read_line 100000 lines", with_unit = true } }
 
 -- 2. one 32 MiB line
 t = {}
@@ -66,7 +63,7 @@ for _ = 1, runs do
   l:close()
   p:close()
 end
-print("read_line, one 32 MiB line: " .. stats(t, "ms", 1e3))
+rows[#rows + 1] = { "socket read_line, one 32 MiB line", { t, "ms", name = "read_line 32 MiB line", with_unit = true } }
 
 -- 3. JSON round trip of a state-sized table
 local state = { id = "demo", pid = 12345, start_time = 987654321, hypervisor = "qemu",
@@ -78,7 +75,8 @@ for _ = 1, runs do
   for _ = 1, 1000 do core.json.decode(core.json.encode(state)) end
   t[#t + 1] = (core.monotonic() - t0) / 1000
 end
-print("json encode+decode of a state (" .. #core.json.encode(state) .. " bytes): " .. stats(t, "us", 1e6))
+rows[#rows + 1] = { "json encode+decode of a state (" .. #core.json.encode(state) .. " bytes)",
+                    { t, "us", name = "json round trip", with_unit = true } }
 
 -- 4. state save (temp file, fsync, rename, fsync dir) and load
 local store = assert(core.state.open(dir .. "/run"))
@@ -94,8 +92,13 @@ for _ = 1, runs * 10 do
   assert(store:lock("demo")):unlock()
   locks[#locks + 1] = core.monotonic() - t0
 end
-print("state save: " .. stats(saves, "ms", 1e3))
-print("state load: " .. stats(loads, "ms", 1e3))
-print("lock + unlock, uncontended: " .. stats(locks, "ms", 1e3))
+rows[#rows + 1] = { "state save (temp file, fsync, rename, fsync dir)",
+                    { saves, "ms", name = "state save", with_unit = true } }
+rows[#rows + 1] = { "state load", { loads, "ms", name = "state load", with_unit = true } }
+rows[#rows + 1] = { "lock + unlock, uncontended", { locks, "ms", name = "lock + unlock", with_unit = true } }
 store:close()
 H.cleanup_tmp()
+B.section(string.format("vmlua.core I/O (%d runs)", runs), "Median (min–max).")
+B.table({ "operation", "time" }, rows)
+B.cleanup()
+B.finish("core_io")

@@ -1,24 +1,19 @@
 --- Benchmarks for the process half of vmlua.core: how soon core.wait
 -- notices a unix socket appearing, and what a spawn costs.
 --
---   make && LUA_PATH='lua/?.lua;lua/?/init.lua;tests/?.lua;;' \
---     LUA_CPATH='build/lib/?.so;;' lua5.4 bench/core_process.lua [runs]
+--   lua5.4 bench/core_process.lua [--quick] [--runs N] [--json FILE]   (bench/run sets the paths)
 --
 -- The socket gap is measured against the fake VMM's own CLOCK_MONOTONIC at
 -- its bind() (tests/fakes/fake-vmm --ready-file).
+local here = arg[0]:match("^(.*)/[^/]*$") or "."
+package.path = here .. "/lib/?.lua;" .. package.path
 local core = require "vmlua.core"
 local H = require "support.h"
 local P = require "support.proc"
+local B = require "benchlib"
 
-local runs = tonumber(arg and arg[1]) or 20
-
-local function stats(t)
-  table.sort(t)
-  local sum = 0
-  for _, v in ipairs(t) do sum = sum + v end
-  return ("min %.3f  median %.3f  mean %.3f  max %.3f ms (%d runs)"):format(
-    t[1] * 1e3, t[(#t + 1) // 2] * 1e3, sum / #t * 1e3, t[#t] * 1e3, #t)
-end
+local runs = B.options(arg, { runs = 20 }).runs
+local guard <close> = B.guard() -- luacheck: ignore guard
 
 -- 1. socket appearance -> core.wait returns
 local gaps = {}
@@ -35,8 +30,8 @@ for _ = 1, runs do
   p:close()
   H.cleanup_tmp()
 end
-print("socket bind -> core.wait returns: " .. stats(gaps) ..
-  (P.clock_is_exact and "" or " (upper bounds: clock helper)"))
+local rows = { { "socket bind → core.wait returns" .. (P.clock_is_exact and "" or " (upper bounds: clock helper)"),
+                 { gaps, "ms", name = "socket bind->core.wait", with_unit = true } } }
 
 -- 2. spawn (fork, exec reported through the pipe) and wait for /bin/true
 local spawns = {}
@@ -47,4 +42,9 @@ for _ = 1, runs * 5 do
   spawns[#spawns + 1] = P.monotonic() - t0
   p:close()
 end
-print("spawn + wait of /bin/true:        " .. stats(spawns))
+rows[#rows + 1] = { "core.spawn + wait of /bin/true",
+                    { spawns, "ms", name = "spawn+wait /bin/true", with_unit = true } }
+B.section(string.format("vmlua.core processes (%d runs; spawn: %d)", runs, runs * 5), "Median (min–max).")
+B.table({ "operation", "time" }, rows)
+B.cleanup()
+B.finish("core_process")

@@ -39,6 +39,6 @@ return vmlua.sandbox {
     io.stdout:write("--- ", greeting, " (written by the guest) ---\n", f:read("a"))
     f:close()
     io.stdout:flush()
-    if not vmlua.args.keep then sb:stop() end
+    if not sb.args.keep then sb:stop() end
   end,
 }

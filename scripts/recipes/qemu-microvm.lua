@@ -32,6 +32,6 @@ return vmlua.sandbox {
   stop   = { "powerdown", "quit", "term", "kill", grace = 5 },
   on_ready = function(sb)
     io.stdout:write(sb.id, " is ready; the guest wrote ", share, "/hello-from-guest.txt\n")
-    if not vmlua.args.keep then sb:stop() end
+    if not sb.args.keep then sb:stop() end
   end,
 }

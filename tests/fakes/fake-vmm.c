@@ -6,6 +6,12 @@
  *                        connections until exit (the socket is removed)
  *   --delay-ms T         ... but only T ms after start
  *   --ready-file PATH    write CLOCK_MONOTONIC at the bind, in seconds
+ *   --exit-file PATH     write CLOCK_MONOTONIC when it decides to exit (the
+ *                        SIGTERM/SIGINT read, or --exit-after-ms due)
+ *   --qemu               stand in for QEMU in a recipe: the socket is the
+ *                        path of -qmp unix:path=P,... (or unix:P,...), every
+ *                        other option not listed here is QEMU's and ignored
+ *                        with its value (options may come in any order)
  *   --stdout TEXT        print a line on stdout at start
  *   --stderr TEXT        print a line on stderr at start
  *   --exit-after-ms N    exit N ms after start ...
@@ -32,9 +38,10 @@
 #include <unistd.h>
 
 struct opts {
-	const char *socket, *ready_file, *out, *err;
+	const char *socket, *ready_file, *exit_file, *out, *err;
 	long delay_ms, exit_after_ms;
-	int exit_code, ignore_term, list_fds, print_monotonic;
+	int exit_code, ignore_term, list_fds, print_monotonic, qemu;
+	char qmp_path[108];
 };
 
 static double now(void)
@@ -64,6 +71,16 @@ static int list_fds(void)
 	return 0;
 }
 
+static void write_time(const char *path, double t)
+{
+	FILE *f = fopen(path, "we");
+	if (f == NULL)
+		die(path);
+	fprintf(f, "%.6f\n", t);
+	if (fclose(f) != 0)
+		die(path);
+}
+
 static int listen_on(const char *path, const char *ready_file)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
@@ -78,46 +95,95 @@ static int listen_on(const char *path, const char *ready_file)
 	double bound = now();
 	if (listen(fd, 16) < 0)
 		die("listen");
-	if (ready_file != NULL) {
-		FILE *f = fopen(ready_file, "w");
-		if (f == NULL)
-			die(ready_file);
-		fprintf(f, "%.6f\n", bound);
-		fclose(f);
-	}
+	if (ready_file != NULL)
+		write_time(ready_file, bound);
 	return fd;
+}
+
+/* The socket path of a QEMU -qmp value: unix:path=P,... or unix:P,...
+ * (",," is an escaped comma). Other transports are not ours to serve. */
+static void qmp_path(const char *v, struct opts *o)
+{
+	size_t n = 0;
+
+	if (strncmp(v, "unix:", 5) != 0)
+		return;
+	v += 5;
+	if (strncmp(v, "path=", 5) == 0)
+		v += 5;
+	for (; *v && n + 1 < sizeof o->qmp_path; v++) {
+		if (*v == ',' && v[1] != ',')
+			break;
+		if (*v == ',')
+			v++;
+		o->qmp_path[n++] = *v;
+	}
+	o->qmp_path[n] = '\0';
+	o->socket = o->qmp_path;
+}
+
+/* In --qemu mode: QEMU's options (one dash or two) and their values. */
+static int qemu_arg(const char *a, const char *v, struct opts *o)
+{
+	if (strcmp(a, "-qmp") == 0 || strcmp(a, "--qmp") == 0) {
+		if (v != NULL)
+			qmp_path(v, o);
+		return v != NULL;
+	}
+	return v != NULL && v[0] != '-';
+}
+
+/* One of the fake's own options that take a value: 1 if `a` is one (and
+ * v was stored), 0 if not. */
+static int own_value_option(const char *a, const char *v, struct opts *o)
+{
+	static const char *const names[] = {
+		"--socket", "--ready-file", "--exit-file", "--stdout", "--stderr",
+		"--delay-ms", "--exit-after-ms", "--exit-code",
+	};
+	size_t k = 0, n = sizeof names / sizeof names[0];
+
+	while (k < n && strcmp(a, names[k]) != 0)
+		k++;
+	if (k == n)
+		return 0;
+	if (v == NULL)
+		fprintf(stderr, "fake-vmm: %s needs a value\n", a), exit(2);
+	switch (k) {
+	case 0: o->socket = v; break;
+	case 1: o->ready_file = v; break;
+	case 2: o->exit_file = v; break;
+	case 3: o->out = v; break;
+	case 4: o->err = v; break;
+	case 5: o->delay_ms = atol(v); break;
+	case 6: o->exit_after_ms = atol(v); break;
+	default: o->exit_code = atoi(v); break;
+	}
+	return 1;
 }
 
 static void parse(int argc, char **argv, struct opts *o)
 {
+	/* --qemu may come last (a recipe's extra_params are appended). */
+	for (int i = 1; i < argc; i++)
+		if (strcmp(argv[i], "--qemu") == 0)
+			o->qemu = 1;
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-		int used = 1;
 		if (strcmp(a, "--ignore-term") == 0)
-			o->ignore_term = 1, used = 0;
+			o->ignore_term = 1;
 		else if (strcmp(a, "--list-fds") == 0)
-			o->list_fds = 1, used = 0;
+			o->list_fds = 1;
 		else if (strcmp(a, "--print-monotonic") == 0)
-			o->print_monotonic = 1, used = 0;
-		else if (v == NULL)
-			fprintf(stderr, "fake-vmm: %s needs a value\n", a), exit(2);
-		else if (strcmp(a, "--socket") == 0)
-			o->socket = v;
-		else if (strcmp(a, "--ready-file") == 0)
-			o->ready_file = v;
-		else if (strcmp(a, "--stdout") == 0)
-			o->out = v;
-		else if (strcmp(a, "--stderr") == 0)
-			o->err = v;
-		else if (strcmp(a, "--delay-ms") == 0)
-			o->delay_ms = atol(v);
-		else if (strcmp(a, "--exit-after-ms") == 0)
-			o->exit_after_ms = atol(v);
-		else if (strcmp(a, "--exit-code") == 0)
-			o->exit_code = atoi(v);
+			o->print_monotonic = 1;
+		else if (strcmp(a, "--qemu") == 0)
+			continue;
+		else if (own_value_option(a, v, o))
+			i++;
+		else if (o->qemu)
+			i += qemu_arg(a, v, o);
 		else
 			fprintf(stderr, "fake-vmm: unknown option %s\n", a), exit(2);
-		i += used;
 	}
 }
 
@@ -180,7 +246,10 @@ int main(int argc, char **argv)
 				close(c);
 		}
 	}
+	double exiting = now();
 	if (pfd[1].fd >= 0)
 		unlink(o.socket);
+	if (o.exit_file != NULL)
+		write_time(o.exit_file, exiting);
 	return o.exit_code;
 }

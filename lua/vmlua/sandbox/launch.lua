@@ -232,6 +232,7 @@ function M.run_unprotected(rt)
   if not ok then return 1, err end
   local hok, herr = rt:hook("on_ready")
   if not hok then rt.stop_requested = true; rt.hook_error = herr end
+  probes.release(rt)
   return M.call(rt, "supervise")
 end
 
@@ -264,6 +265,7 @@ function M.detach(rt)
   if not hok then rt.stop_requested = true; rt.hook_error = herr end
   chan:write("ready\n")
   chan:close()
+  probes.release(rt)
   return M.call(rt, "supervise")
 end
 

@@ -56,7 +56,11 @@ end
 -- a further SIGINT/SIGTERM (or SIGUSR1) means "skip to kill".
 local function wait_exit(rt, grace)
   local i, ev = core.wait({ { exit = rt.hv }, { signal = probes.STOP_SIGNALS } }, grace)
-  if i == 1 then return "exited", ev end
+  if i == 1 then
+    -- when the exit was noticed (CLOCK_MONOTONIC), as supervise records it
+    rt.state.exit_noticed_mono = core.monotonic()
+    return "exited", ev
+  end
   if i == 2 then return "escalate", ev end
   return nil
 end
@@ -113,6 +117,7 @@ function M.stop_hypervisor(rt, steps, opts)
     rt.hv:signal("SIGKILL")
     local st = core.monotonic()
     local how2, code2 = rt.hv:wait(10)
+    if how2 then rt.state.exit_noticed_mono = core.monotonic() end
     result.step, result.seconds = "kill", core.monotonic() - st
     result.exit = exit_fields(how2 or "killed", code2 or 9)
   end
