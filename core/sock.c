@@ -65,7 +65,7 @@ int vl_wait_fd(int fd, short events, double deadline)
 	struct pollfd p = { .fd = fd, .events = events };
 
 	for (;;) {
-		int r = poll(&p, 1, vl_clock_left_ms(deadline));
+		int r = poll(&p, 1, vl_remaining_ms(deadline));
 		if (r > 0)
 			return 1;
 		if (r == 0)
@@ -89,7 +89,7 @@ static int connect_when_room(int fd, const struct sockaddr_un *sun, socklen_t sl
 	for (;;) {
 		struct timeval tv = { 0, 0 };
 		if (deadline >= 0) {
-			int ms = vl_clock_left_ms(deadline);
+			int ms = vl_remaining_ms(deadline);
 			if (ms == 0) {
 				errno = ETIMEDOUT;
 				return -1;

@@ -7,8 +7,8 @@
 #include <sys/inotify.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "sockwatch.h"
-#include "vmlua.h"
 
 static const double RETRY_FIRST = 0.001, RETRY_MAX = 0.050;
 

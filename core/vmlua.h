@@ -16,6 +16,8 @@
 
 #include <lua.h>
 
+#include "clock.h"
+
 #ifndef VMLUA_VERSION
 #define VMLUA_VERSION "0.0.0"
 #endif
@@ -45,17 +47,10 @@ int vl_fail_msg(lua_State *L, const char *fmt, ...)
 /* Push fail, "timeout", ETIMEDOUT; returns 3. */
 int vl_fail_timeout(lua_State *L);
 
-/* ---- time (util.c) ------------------------------------------------------ */
-/* CLOCK_MONOTONIC in seconds. */
-double vl_monotonic(void);
+/* ---- time (clock.h; timeouts: util.c) ---------------------------------- */
 /* Optional timeout argument in seconds: nil/none gives -1 (forever);
  * negative or NaN raises an argument error. */
 double vl_opt_timeout(lua_State *L, int arg);
-/* Absolute monotonic deadline for a timeout from vl_opt_timeout (-1 stays -1). */
-double vl_deadline(double timeout);
-/* Milliseconds left until deadline for poll(): -1 forever, 0 when due;
- * rounded up so that poll never wakes before the deadline. */
-int vl_remaining_ms(double deadline);
 
 /* ---- pollable objects ----------------------------------------------------
  * A userdata type that core.wait can watch for readability puts a
