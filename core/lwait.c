@@ -94,15 +94,15 @@ static void check_socket_path(lua_State *L, int i, struct cond *c, int v)
 {
 	size_t len = 0;
 	const char *path = lua_type(L, v) == LUA_TSTRING ? lua_tolstring(L, v, &len) : NULL;
+	vl_error e;
 
 	if (path == NULL || len == 0 || strlen(path) != len)
 		bad(L, i, "socket must be a path");
-	if (vl_sockwatch_init(&c->sock, path) == 0)
-		return;
-	if (errno == ENAMETOOLONG)
-		bad(L, i, lua_pushfstring(L, "socket path %s is %d bytes, over the %d-byte sun_path limit",
-					  path, (int)len, VL_SUN_PATH_MAX - 1));
-	bad(L, i, "abstract sockets cannot be waited for (no file to watch)");
+	if (path[0] == '@')
+		bad(L, i, "abstract sockets cannot be waited for (no file to watch)");
+	if (vl_check_socket_path(path, len, &e) < 0)
+		bad(L, i, e.msg);
+	vl_sockwatch_init(&c->sock, path);
 }
 
 static void check_signals(lua_State *L, int i, struct cond *c, int v)

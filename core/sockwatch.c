@@ -5,6 +5,8 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/inotify.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include "clock.h"
@@ -53,7 +55,7 @@ static void remember(struct vl_sockwatch *w, int wd)
 static int arm(struct vl_sockwatch *w)
 {
 	const uint32_t mask = IN_CREATE | IN_MOVED_TO | IN_ATTRIB | IN_ONLYDIR;
-	char d[VL_SUN_PATH_MAX], last[VL_SUN_PATH_MAX] = "";
+	char d[VL_SUN_PATH_MAX + 1], last[VL_SUN_PATH_MAX + 1] = "";
 	int wd;
 
 	for (;;) {

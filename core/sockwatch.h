@@ -11,11 +11,11 @@
 #ifndef VMLUA_SOCKWATCH_H
 #define VMLUA_SOCKWATCH_H
 
-#include <sys/socket.h>
-#include <sys/un.h>
+#include <stddef.h>
+
+#include "paths.h"
 
 enum {
-	VL_SUN_PATH_MAX = sizeof(((struct sockaddr_un *)0)->sun_path),
 	VL_SOCKWATCH_WATCHES = 16,	/* the directory and its ancestors */
 };
 
@@ -26,8 +26,8 @@ struct vl_sockwatch {
 	int target_watched;	/* the socket's own directory is watched */
 	double retry_at;	/* connect again then (monotonic); -1: on an event */
 	double backoff;
-	char path[VL_SUN_PATH_MAX];
-	char dir[VL_SUN_PATH_MAX];
+	char path[VL_SUN_PATH_MAX + 1];
+	char dir[VL_SUN_PATH_MAX + 1];
 };
 
 /* Prepare for path (ifd is set later): 0, or -1 with errno ENAMETOOLONG

@@ -163,10 +163,17 @@ describe("core.wait", function()
     end)
 
     it("raises for paths it cannot watch", function()
-      assert.has_error(function() core.wait({ { socket = "@abstract" } }, 0) end)
-      assert.has_error(function() core.wait({ { socket = "/tmp/" .. ("x"):rep(120) } }, 0) end)
-      assert.has_error(function() core.wait({ { socket = "" } }, 0) end)
-      assert.has_error(function() core.wait({ { socket = 5 } }, 0) end)
+      local long = "/tmp/" .. ("x"):rep(120)
+      for _, case in ipairs {
+        { "@abstract", "conditions%[1%]: abstract sockets cannot be waited for %(no file to watch%)" },
+        { long, "conditions%[1%]: socket path " .. long .. " is 125 bytes, over the 107%-byte sun_path limit" },
+        { "", "conditions%[1%]: socket must be a path" },
+        { 5, "conditions%[1%]: socket must be a path" },
+      } do
+        local ok, err = pcall(core.wait, { { socket = case[1] } }, 0)
+        assert.is_false(ok)
+        assert.matches(case[2], err)
+      end
     end)
   end)
 
