@@ -1,6 +1,6 @@
 /*
- * Small helpers for the binding files of the I/O half (lsocket.c, lstate.c,
- * lpaths.c, lmisc.c, llog.c, ljson.c): vl_error results and option tables.
+ * Small helpers for the binding files (l*.c): vl_error results, option
+ * tables and modes.
  */
 #ifndef VMLUA_LBIND_H
 #define VMLUA_LBIND_H

@@ -15,18 +15,15 @@
 
 #include <lauxlib.h>
 
+#include "lbind.h"
 #include "stream.h"
 
 static const char *check_opts(lua_State *L)
 {
+	static const char *const keys[] = { "log", NULL };
+
 	luaL_checktype(L, 1, LUA_TTABLE);
-	lua_pushnil(L);
-	while (lua_next(L, 1)) {
-		lua_pop(L, 1);
-		if (lua_type(L, -1) != LUA_TSTRING || strcmp(lua_tostring(L, -1), "log") != 0)
-			luaL_argerror(L, 1, lua_pushfstring(L, "unknown option '%s'",
-							    luaL_tolstring(L, -1, NULL)));
-	}
+	vl_check_options(L, 1, keys);
 	if (lua_getfield(L, 1, "log") != LUA_TSTRING)
 		luaL_argerror(L, 1, "log must be a path");
 	size_t len;

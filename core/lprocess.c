@@ -15,6 +15,7 @@
 
 #include <lauxlib.h>
 
+#include "lbind.h"
 #include "process.h"
 #include "stream.h"
 
@@ -147,6 +148,8 @@ static int p_alive(lua_State *L)
 	return 1;
 }
 
+static const char *const terminate_keys[] = { "grace", "signal", NULL };
+
 /* p:terminate{ grace = 5, signal = "SIGTERM" } -> how, code, seconds */
 static int p_terminate(lua_State *L)
 {
@@ -154,16 +157,7 @@ static int p_terminate(lua_State *L)
 	double grace = 5;
 	int sig = SIGTERM;
 
-	if (!lua_isnoneornil(L, 2)) {
-		luaL_checktype(L, 2, LUA_TTABLE);
-		lua_pushnil(L);
-		while (lua_next(L, 2)) {
-			lua_pop(L, 1);
-			const char *k = lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : "";
-			if (strcmp(k, "grace") != 0 && strcmp(k, "signal") != 0)
-				return luaL_argerror(L, 2, lua_pushfstring(L, "unknown option '%s'",
-						luaL_tolstring(L, -1, NULL)));
-		}
+	if (vl_check_options(L, 2, terminate_keys)) {
 		lua_settop(L, 2);
 		if (lua_getfield(L, 2, "grace") != LUA_TNIL) {
 			luaL_argcheck(L, lua_type(L, 3) == LUA_TNUMBER && lua_tonumber(L, 3) >= 0, 2,

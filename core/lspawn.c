@@ -15,6 +15,7 @@
 #include <lauxlib.h>
 #include <lualib.h>
 
+#include "lbind.h"
 #include "process.h"
 #include "spawn.h"
 #include "stream.h"
@@ -36,20 +37,6 @@ static int bad(lua_State *L, const char *fmt, ...)
 	const char *msg = lua_pushvfstring(L, fmt, ap);
 	va_end(ap);
 	return luaL_argerror(L, OPT, msg);
-}
-
-static void check_keys(lua_State *L)
-{
-	lua_pushnil(L);
-	while (lua_next(L, OPT)) {
-		lua_pop(L, 1);
-		int ok = 0;
-		if (lua_type(L, -1) == LUA_TSTRING)
-			for (int i = 0; known[i] && !ok; i++)
-				ok = strcmp(known[i], lua_tostring(L, -1)) == 0;
-		if (!ok)
-			bad(L, "unknown option '%s'", luaL_tolstring(L, -1, NULL));
-	}
 }
 
 /* A string without NUL bytes at idx. */
@@ -312,7 +299,7 @@ static int check_pdeathsig(lua_State *L)
 /* Every check that can raise, into o (strings stay owned by opts). */
 static void check_scalars(lua_State *L, struct vl_spawn_opts *o)
 {
-	check_keys(L);
+	vl_check_options(L, OPT, known);
 	for (int i = 0; i < 3; i++)
 		check_stdio(L, i, &o->stdio[i]);
 	if (o->stdio[0].kind == VL_STDIO_FILE)

@@ -92,6 +92,7 @@ describe("core.fork_detached", function()
     assert.has_error(function() core.fork_detached() end)
     assert.has_error(function() core.fork_detached {} end)
     assert.has_error(function() core.fork_detached { log = 5 } end)
-    assert.has_error(function() core.fork_detached { log = dir .. "/x", detach = true } end)
+    assert.has_error(function() core.fork_detached { log = dir .. "/x", detach = true } end,
+      "bad argument #1 to 'fork_detached' (unknown option 'detach')")
   end)
 end)
