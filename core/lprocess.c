@@ -34,10 +34,7 @@ vl_process *vl_process_new(lua_State *L)
 
 vl_process *vl_check_process(lua_State *L, int idx)
 {
-	vl_process *p = luaL_checkudata(L, idx, VL_PROCESS);
-	if (p->pidfd < 0)
-		luaL_error(L, "attempt to use a closed process");
-	return p;
+	return vl_check_open(L, idx, VL_PROCESS, "process");
 }
 
 int vl_process_reap(vl_process *p)
@@ -403,12 +400,7 @@ void vl_open_process(lua_State *L)
 		{ NULL, NULL },
 	};
 
-	luaL_newmetatable(L, VL_PROCESS);
-	luaL_setfuncs(L, meta, 0);
-	luaL_newlib(L, methods);
-	lua_pushcclosure(L, p_index, 1);
-	lua_setfield(L, -2, "__index");
-	lua_pop(L, 1);
+	vl_new_class(L, VL_PROCESS, meta, methods, p_index, NULL);
 
 	luaL_newlib(L, proc);
 	lua_setfield(L, -2, "proc");

@@ -13,7 +13,6 @@
 #include <unistd.h>
 
 #include <lauxlib.h>
-#include <lualib.h>
 
 #include "lbind.h"
 #include "process.h"
@@ -62,41 +61,15 @@ static int opt_bool(lua_State *L, const char *key)
 	return v;
 }
 
-/* An fd from an integer, an io file, a Stream (pipe) or any object with
- * __vl_poll (Socket, Listener). Raises for anything else or a closed one. */
+/* An fd from an integer, an io file or a handle (vl_to_fd). */
 static int fd_of(lua_State *L, int idx, const char *what)
 {
-	idx = lua_absindex(L, idx);
-	if (lua_type(L, idx) == LUA_TNUMBER) {
-		int isint;
-		lua_Integer fd = lua_tointegerx(L, idx, &isint);
-		if (!isint || fd < 0 || fd > INT_MAX)
-			bad(L, "%s: invalid fd %s", what, lua_tostring(L, idx));
-		return (int)fd;
-	}
-	luaL_Stream *file = luaL_testudata(L, idx, LUA_FILEHANDLE);
-	if (file != NULL) {
-		if (file->closef == NULL)
-			bad(L, "%s: attempt to use a closed file", what);
-		fflush(file->f);	/* what we wrote goes before the child's output */
-		return fileno(file->f);
-	}
-	vl_stream *s = luaL_testudata(L, idx, VL_STREAM);
-	if (s != NULL) {
-		if (s->fd < 0)
-			bad(L, "%s: a closed stream or a followed file has no fd to pass", what);
-		return s->fd;
-	}
-	if (lua_type(L, idx) == LUA_TUSERDATA && luaL_getmetafield(L, idx, "__vl_poll") != LUA_TNIL) {
-		const vl_pollable *pl = lua_touserdata(L, -1);
-		lua_pop(L, 1);
-		int fd = pl != NULL ? pl->fd(lua_touserdata(L, idx)) : -1;
-		if (fd < 0)
-			bad(L, "%s: attempt to use a closed %s", what, luaL_typename(L, idx));
-		return fd;
-	}
-	return bad(L, "%s: expected an fd, an io file, a Stream or a Socket, got %s", what,
-		   luaL_typename(L, idx));
+	const char *why;
+	int fd = vl_to_fd(L, idx, &why);
+
+	if (fd < 0)
+		bad(L, "%s: %s", what, why);
+	return fd;
 }
 
 static void check_stdio_file(lua_State *L, int which, struct vl_stdio *s)

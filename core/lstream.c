@@ -334,7 +334,7 @@ static int poll_buffered(void *self)
 	return s->buf.len > 0 || vl_stream_drained(s);
 }
 
-static const vl_pollable stream_pollable = { poll_fd, poll_buffered };
+static const vl_pollable stream_pollable = { "stream", poll_fd, poll_buffered };
 
 void vl_open_stream(lua_State *L)
 {
@@ -350,18 +350,10 @@ void vl_open_stream(lua_State *L)
 		{ "__gc", s_close },
 		{ "__close", s_close },
 		{ "__tostring", s_tostring },
-		{ "__index", NULL },
-		{ "__vl_poll", NULL },
 		{ NULL, NULL },
 	};
 
-	luaL_newmetatable(L, VL_STREAM);
-	luaL_setfuncs(L, meta, 0);
-	luaL_newlib(L, methods);
-	lua_setfield(L, -2, "__index");
-	lua_pushlightuserdata(L, (void *)&stream_pollable);
-	lua_setfield(L, -2, "__vl_poll");
-	lua_pop(L, 1);
+	vl_new_class(L, VL_STREAM, meta, methods, NULL, &stream_pollable);
 
 	lua_pushcfunction(L, core_follow);
 	lua_setfield(L, -2, "follow");

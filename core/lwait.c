@@ -137,8 +137,6 @@ static void check_signals(lua_State *L, int i, struct cond *c, int v)
 
 static void check_object(lua_State *L, int i, struct cond *c, int v)
 {
-	const char *closed = "attempt to use a closed object";
-
 	switch (c->kind) {
 	case K_EXIT: {
 		vl_process *p = luaL_testudata(L, v, VL_PROCESS);
@@ -167,7 +165,7 @@ static void check_object(lua_State *L, int i, struct cond *c, int v)
 		lua_pop(L, 1);
 		c->obj = lua_touserdata(L, v);
 		if (c->pl->fd(c->obj) < 0)
-			bad(L, i, closed);
+			bad(L, i, lua_pushfstring(L, "attempt to use a closed %s", c->pl->what));
 		break;
 	case K_SOCKET:
 		check_socket_path(L, i, c, v);

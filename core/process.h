@@ -10,8 +10,8 @@
 #include "vmlua.h"
 
 typedef struct vl_process {
+	int pidfd;		/* -1 once closed; first, for vl_check_open */
 	pid_t pid;
-	int pidfd;		/* -1 once closed */
 	int child;		/* spawned by us: ours to kill and reap */
 	pid_t owner;		/* getpid() at spawn: a forked copy never kills */
 	int done;		/* the result below is known */

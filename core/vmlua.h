@@ -57,6 +57,7 @@ double vl_opt_timeout(lua_State *L, int arg);
  * lightuserdata pointing to one of these in its metatable as "__vl_poll".
  */
 typedef struct vl_pollable {
+	const char *what;		/* "socket": for "attempt to use a closed socket" */
 	int (*fd)(void *self);		/* fd to poll for POLLIN; -1 when closed */
 	int (*buffered)(void *self);	/* nonzero when data is already buffered */
 } vl_pollable;

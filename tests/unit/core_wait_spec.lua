@@ -362,9 +362,14 @@ describe("core.wait", function()
       local q = fake()
       local out = q.stdout
       q:close()
-      assert.has_error(function() core.wait { { exit = q } } end)
-      assert.has_error(function() core.wait { { line = out } } end)
-      assert.has_error(function() core.wait { { readable = out } } end)
+      local closed = "bad argument #1 to 'wait' (conditions[1]: attempt to use a closed %s)"
+      assert.has_error(function() core.wait { { exit = q } } end, closed:format("process"))
+      assert.has_error(function() core.wait { { line = out } } end, closed:format("stream"))
+      assert.has_error(function() core.wait { { readable = out } } end, closed:format("stream"))
+      local a, b = core.socket.pair()
+      a:close()
+      assert.has_error(function() core.wait { { readable = a } } end, closed:format("socket"))
+      b:close()
     end)
 
     it("a bad timeout", function()
