@@ -151,12 +151,7 @@ static int fill(vl_socket *s, double deadline)
 			s->in.eof = 1;
 			return 0;
 		}
-		if (errno != EAGAIN)
-			return -1;
-		int r = vl_wait_fd(s->fd, POLLIN, deadline);
-		if (r == 0)
-			errno = ETIMEDOUT;
-		if (r <= 0)
+		if (errno != EAGAIN || vl_wait_fd(s->fd, POLLIN, deadline) < 0)
 			return -1;
 	}
 }
@@ -422,13 +417,9 @@ static int listener_accept(lua_State *L)
 			return 1;
 		if (errno == EINTR || errno == ECONNABORTED)
 			continue;
-		if (errno != EAGAIN)
-			return vl_fail_errno(L, errno, "accept %s", l->path);
-		int r = vl_wait_fd(l->fd, POLLIN, deadline);
-		if (r == 0)
-			return vl_fail_timeout(L);
-		if (r < 0)
-			return vl_fail_errno(L, errno, "accept %s", l->path);
+		if (errno != EAGAIN || vl_wait_fd(l->fd, POLLIN, deadline) < 0)
+			return errno == ETIMEDOUT ? vl_fail_timeout(L)
+						  : vl_fail_errno(L, errno, "accept %s", l->path);
 	}
 }
 
