@@ -37,12 +37,19 @@ vl_process *vl_check_process(lua_State *L, int idx)
 	return vl_check_open(L, idx, VL_PROCESS, "process");
 }
 
+/* Spawned by this process (not attached, not a copy in a forked child). */
+static int ours(const vl_process *p)
+{
+	return p->child && p->owner == getpid();
+}
+
 int vl_process_reap(vl_process *p)
 {
 	if (p->done)
 		return 1;
-	if (!p->child) {
-		/* Not ours to reap: the pidfd turns readable when it exits. */
+	if (!ours(p)) {
+		/* Not ours to reap (waitid would say ECHILD, as if it had
+		 * exited): the pidfd turns readable when it exits. */
 		struct pollfd pfd = { .fd = p->pidfd, .events = POLLIN };
 		if (poll(&pfd, 1, 0) <= 0)
 			return 0;
@@ -199,7 +206,7 @@ static int p_close(lua_State *L)
 	if (p->pidfd >= 0) {
 		/* A forked copy of this Lua state (fork_detached) holds the
 		 * handle too, but the child is not its to kill. */
-		if (p->child && p->owner == getpid() && !vl_process_reap(p)) {
+		if (ours(p) && !vl_process_reap(p)) {
 			send_signal(p, SIGKILL);
 			wait_done(p, -1);
 		}

@@ -43,6 +43,7 @@ typedef struct vl_socket {
 
 typedef struct vl_listener {
 	int fd;
+	pid_t owner;		/* getpid() at listen: a forked copy leaves the file */
 	char path[110];
 	struct stat st;		/* the socket file we created (st_ino 0: none) */
 } vl_listener;
@@ -381,9 +382,11 @@ static int listener_gc(lua_State *L)
 		return 0;
 	close(l->fd);
 	l->fd = -1;
-	/* Remove the socket file if it is still the one we created. */
-	if (l->st.st_ino != 0 && lstat(l->path, &st) == 0 && st.st_dev == l->st.st_dev &&
-	    st.st_ino == l->st.st_ino)
+	/* Remove the socket file if it is still the one we created, and we
+	 * are not a copy in a forked child (fork_detached): the owner still
+	 * accepts on it. */
+	if (l->owner == getpid() && l->st.st_ino != 0 && lstat(l->path, &st) == 0 &&
+	    st.st_dev == l->st.st_dev && st.st_ino == l->st.st_ino)
 		unlink(l->path);
 	return 0;
 }
@@ -449,6 +452,7 @@ static int socket_listen(lua_State *L)
 	}
 	vl_listener *l = lua_newuserdatauv(L, sizeof *l, 0);
 	l->fd = -1;
+	l->owner = getpid();
 	memset(&l->st, 0, sizeof l->st);
 	snprintf(l->path, sizeof l->path, "%.*s", (int)(len < sizeof l->path ? len : 0), path);
 	luaL_setmetatable(L, VL_LISTENER);

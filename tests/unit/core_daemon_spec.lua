@@ -81,6 +81,43 @@ describe("core.fork_detached", function()
     assert.equal("earlier\nagain\n", H.read(log))
   end)
 
+  it("a Process inherited by the supervisor is watched, not reaped: it is not its child", function()
+    local out = run_lua(([[
+      local p = assert(core.spawn { argv = { "cat" }, stdin = "pipe", stdout = "null" })
+      local role, pipe = core.fork_detached { log = %q }
+      if role == "child" then
+        local ok, why = p:wait(0)
+        pipe:write(("%%s %%s %%s\n"):format(p:alive(), ok, why))
+        pipe:close()
+        os.exit(0)
+      end
+      io.write(assert(pipe:read_line(10)), "\n")
+      p:close()
+    ]]):format(dir .. "/log"))
+    assert.equal("true nil timeout\n", out)
+  end)
+
+  it("a Listener copy closed in the supervisor leaves the socket file to its owner", function()
+    local sock = dir .. "/s.sock"
+    local out = run_lua(([[
+      local l = assert(core.socket.listen(%q))
+      local role, pipe = core.fork_detached { log = %q }
+      if role == "child" then
+        l:close()
+        pipe:write("closed\n")
+        pipe:close()
+        os.exit(0)
+      end
+      assert(pipe:read_line(10) == "closed")
+      local c = assert(core.socket.connect(%q))
+      io.write(tostring(core.fs.exists(%q)), " ", tostring(l:accept(5) ~= nil), "\n")
+      c:close()
+      l:close()
+      io.write(tostring(core.fs.exists(%q)), "\n")
+    ]]):format(sock, dir .. "/log", sock, sock, sock))
+    assert.equal("true true\nfalse\n", out)
+  end)
+
   it("a log that cannot be opened: nil, message, errno, no fork", function()
     local children = P.children()
     assert.same({ nil, "cannot open /nonexistent/dir/x.log: No such file or directory", 2 },
