@@ -41,14 +41,16 @@ int vl_read_all(int fd, size_t max, char **out, size_t *len)
 		errno = EFBIG;
 		return -1;
 	}
-	cap = (size_t)st.st_size + 1;
+	/* Room for the NUL and one byte more, so that the read that sees the
+	 * end of a file of exactly max bytes has somewhere to go. */
+	cap = (size_t)st.st_size + 2;
 	char *buf = malloc(cap);
 	if (buf == NULL)
 		return -1;
 	for (;;) {
 		if (n + 1 == cap) {
 			/* The file grew since fstat: keep reading up to max. */
-			if (cap > max) {
+			if (n > max) {
 				free(buf);
 				errno = EFBIG;
 				return -1;
