@@ -150,16 +150,50 @@ describe("core.wait", function()
       p:close()
     end)
 
+    --- inotify watches held by our fds (the shared instance included).
+    local function watches()
+      local n = 0
+      for _, fd in ipairs(P.fds()) do
+        local info = H.read(("/proc/%d/fdinfo/%d"):format(P.getpid(), fd)) or ""
+        for _ in info:gmatch("inotify wd:") do n = n + 1 end
+      end
+      return n
+    end
+
     it("leaves no inotify watch behind", function()
       local base = H.tmpdir()
       local conds = { { socket = base .. "/x/y/s" }, { socket = base .. "/s" } }
       assert.same({ nil, "timeout", ETIMEDOUT }, { core.wait(conds, 0.01) })
-      local watches = 0
-      for _, fd in ipairs(P.fds()) do
-        local info = H.read(("/proc/%d/fdinfo/%d"):format(P.getpid(), fd)) or ""
-        for _ in info:gmatch("inotify wd:") do watches = watches + 1 end
-      end
-      assert.equal(0, watches)
+      assert.equal(0, watches())
+    end)
+
+    it("follows directories created one level at a time, and leaves no watch behind", function()
+      -- every level is a new watch on the deepest existing directory:
+      -- 24 of them, more than a fixed table of watches would hold
+      local base = H.tmpdir()
+      local sock = base .. ("/d"):rep(24) .. "/s"
+      local p = assert(core.spawn { argv = { "sh", "-c",
+        "for i in $(seq 24); do sleep 0.01; mkdir d; cd d; done; exec " .. P.fake .. " --socket s" },
+        cwd = base })
+      local i, ev = core.wait({ { socket = sock }, { exit = p } }, 10)
+      assert.equal(1, i, ev and ev.kind)
+      assert.equal(0, watches())
+      p:close()
+    end)
+
+    it("a socket directory removed and made again while waiting", function()
+      local base = H.tmpdir()
+      local dir = base .. "/sandbox"
+      assert(core.fs.mkdir(dir))
+      local p = assert(core.spawn { argv = { "sh", "-c", "sleep 0.1; rm -r sandbox; mkdir sandbox; exec " ..
+        P.fake .. " --socket sandbox/api.sock" }, cwd = base })
+      local t0 = core.monotonic()
+      local i = core.wait({ { socket = dir .. "/api.sock" }, { exit = p } }, 10)
+      local took = core.monotonic() - t0
+      assert.equal(1, i)
+      -- noticed by an event, not found when the timeout ran out
+      assert.is_true(took < 3, took)
+      p:close()
     end)
 
     it("raises for paths it cannot watch", function()
