@@ -197,6 +197,7 @@ static int evaluate(lua_State *L, struct box *b)
 	for (int i = 0; i < b->n; i++) {
 		struct cond *c = &b->c[i];
 		int r = 0;
+		vl_wait_check_open(L, c, i);
 		switch (c->kind) {
 		case K_EXIT:
 			r = vl_process_reap(c->obj);
@@ -279,6 +280,7 @@ static void push_event(lua_State *L, struct box *b, int i)
 {
 	struct cond *c = &b->c[i];
 
+	vl_wait_check_open(L, c, i);
 	lua_newtable(L);
 	switch (c->kind) {
 	case K_EXIT:
@@ -296,20 +298,26 @@ static void push_event(lua_State *L, struct box *b, int i)
 		const char *line;
 		size_t len, used;
 		int top = lua_gettop(L);
-		vl_stream_peek_line(c->obj, &line, &len, &used);
+		/* Take the line out of the stream before matching it again: the
+		 * match may run Lua code (a hook, a finalizer) that reads the
+		 * stream. */
+		if (!vl_stream_peek_line(c->obj, &line, &len, &used))
+			vl_wait_bad(L, i, "its line was read during the wait");
+		line = lua_pushlstring(L, line, len);
+		vl_stream_consume(c->obj, used);
 		if (c->match == M_PATTERN) {
 			int nres = line_matches(L, c, line, len, 1);
+			if (nres == 0)
+				vl_wait_bad(L, i, "its line was read during the wait");
 			lua_createtable(L, nres > 2 ? nres - 2 : 0, 0);
 			for (int k = 3; k <= nres; k++) {
-				lua_pushvalue(L, top + k);
+				lua_pushvalue(L, top + 1 + k);
 				lua_rawseti(L, -2, k - 2);
 			}
 			lua_setfield(L, top, "captures");
-			lua_settop(L, top);
+			lua_settop(L, top + 1);
 		}
-		lua_pushlstring(L, line, len);
 		lua_setfield(L, top, "line");
-		vl_stream_consume(c->obj, used);
 		lua_geti(L, 1, i + 1);
 		lua_getfield(L, -1, "line");
 		lua_setfield(L, top, "stream");

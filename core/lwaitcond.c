@@ -15,9 +15,30 @@
 #include "stream.h"
 #include "wait.h"
 
-static int bad(lua_State *L, int i, const char *msg)
+int vl_wait_bad(lua_State *L, int i, const char *msg)
 {
 	return luaL_argerror(L, 1, lua_pushfstring(L, "conditions[%d]: %s", i + 1, msg));
+}
+
+void vl_wait_check_open(lua_State *L, const struct cond *c, int i)
+{
+	const char *closed = NULL;
+
+	switch (c->kind) {
+	case K_EXIT:
+		closed = ((const vl_process *)c->obj)->pidfd < 0 ? "process" : NULL;
+		break;
+	case K_LINE:
+		closed = ((const vl_stream *)c->obj)->kind == VL_STREAM_CLOSED ? "stream" : NULL;
+		break;
+	case K_READABLE:
+		closed = c->pl->fd(c->obj) < 0 ? c->pl->what : NULL;
+		break;
+	default:
+		break;
+	}
+	if (closed != NULL)
+		vl_wait_bad(L, i, lua_pushfstring(L, "attempt to use a closed %s", closed));
 }
 
 static void check_socket_path(lua_State *L, int i, struct cond *c, int v)
@@ -27,11 +48,11 @@ static void check_socket_path(lua_State *L, int i, struct cond *c, int v)
 	vl_error e;
 
 	if (path == NULL || len == 0 || strlen(path) != len)
-		bad(L, i, "socket must be a path");
+		vl_wait_bad(L, i, "socket must be a path");
 	if (path[0] == '@')
-		bad(L, i, "abstract sockets cannot be waited for (no file to watch)");
+		vl_wait_bad(L, i, "abstract sockets cannot be waited for (no file to watch)");
 	if (vl_check_socket_path(path, len, &e) < 0)
-		bad(L, i, e.msg);
+		vl_wait_bad(L, i, e.msg);
 	vl_sockwatch_init(&c->sock, path);
 }
 
@@ -51,59 +72,48 @@ static void check_signals(lua_State *L, int i, struct cond *c, int v)
 			lua_rawgeti(L, v, k);
 			int sig = vl_to_signal(L, -1, &why);
 			if (sig == 0)
-				bad(L, i, why);
+				vl_wait_bad(L, i, why);
 			sigaddset(&c->sigs, sig);
 			lua_pop(L, 1);
 		}
 	} else {
-		bad(L, i, "signal must be true or a list of signals");
+		vl_wait_bad(L, i, "signal must be true or a list of signals");
 	}
 	sigprocmask(SIG_BLOCK, NULL, &blocked);
 	for (int sig = 1; sig < NSIG; sig++)
 		if (sigismember(&c->sigs, sig) == 1 && sigismember(&blocked, sig) != 1)
-			bad(L, i, lua_pushfstring(L, "%s is not blocked: block it first with core.signals.block",
+			vl_wait_bad(L, i, lua_pushfstring(L, "%s is not blocked: block it first with core.signals.block",
 						  vl_signal_name(sig)));
 }
 
 static void check_object(lua_State *L, int i, struct cond *c, int v)
 {
 	switch (c->kind) {
-	case K_EXIT: {
-		vl_process *p = luaL_testudata(L, v, VL_PROCESS);
-		if (p == NULL)
-			bad(L, i, "exit must be a Process");
-		if (p->pidfd < 0)
-			bad(L, i, "attempt to use a closed process");
-		c->obj = p;
+	case K_EXIT:
+		if ((c->obj = luaL_testudata(L, v, VL_PROCESS)) == NULL)
+			vl_wait_bad(L, i, "exit must be a Process");
 		break;
-	}
-	case K_LINE: {
-		vl_stream *s = luaL_testudata(L, v, VL_STREAM);
-		if (s == NULL)
-			bad(L, i, "line must be a Stream");
-		if (s->kind == VL_STREAM_CLOSED)
-			bad(L, i, "attempt to use a closed stream");
-		if (s->kind == VL_STREAM_WRITE)
-			bad(L, i, "line must be a readable Stream (not a child's stdin)");
-		c->obj = s;
+	case K_LINE:
+		if ((c->obj = luaL_testudata(L, v, VL_STREAM)) == NULL)
+			vl_wait_bad(L, i, "line must be a Stream");
+		if (((vl_stream *)c->obj)->kind == VL_STREAM_WRITE)
+			vl_wait_bad(L, i, "line must be a readable Stream (not a child's stdin)");
 		break;
-	}
 	case K_READABLE:
 		if (lua_type(L, v) != LUA_TUSERDATA || luaL_getmetafield(L, v, "__vl_poll") != LUA_TLIGHTUSERDATA)
-			bad(L, i, "readable must be a Stream, Socket or Listener");
+			vl_wait_bad(L, i, "readable must be a Stream, Socket or Listener");
 		c->pl = lua_touserdata(L, -1);
 		lua_pop(L, 1);
 		c->obj = lua_touserdata(L, v);
-		if (c->pl->fd(c->obj) < 0)
-			bad(L, i, lua_pushfstring(L, "attempt to use a closed %s", c->pl->what));
 		break;
 	case K_SOCKET:
 		check_socket_path(L, i, c, v);
-		break;
+		return;
 	case K_SIGNAL:
 		check_signals(L, i, c, v);
-		break;
+		return;
 	}
+	vl_wait_check_open(L, c, i);
 }
 
 static void check_match(lua_State *L, int i, struct cond *c, int t)
@@ -112,13 +122,13 @@ static void check_match(lua_State *L, int i, struct cond *c, int t)
 	int pattern = lua_getfield(L, t, "pattern") != LUA_TNIL;
 
 	if ((find || pattern) && c->kind != K_LINE)
-		bad(L, i, "find and pattern go with a line condition");
+		vl_wait_bad(L, i, "find and pattern go with a line condition");
 	if (find && pattern)
-		bad(L, i, "give either find or pattern, not both");
+		vl_wait_bad(L, i, "give either find or pattern, not both");
 	if (find || pattern) {
 		int v = find ? -2 : -1;
 		if (lua_type(L, v) != LUA_TSTRING)
-			bad(L, i, find ? "find must be a string" : "pattern must be a string");
+			vl_wait_bad(L, i, find ? "find must be a string" : "pattern must be a string");
 		c->text = lua_tolstring(L, v, &c->textlen);
 		c->match = find ? M_FIND : M_PATTERN;
 	}
@@ -132,7 +142,7 @@ void vl_wait_check_cond(lua_State *L, struct box *b, int i)
 	int t = lua_gettop(L), nkinds = 0;
 
 	if (!lua_istable(L, t))
-		bad(L, i, "each condition must be a table");
+		vl_wait_bad(L, i, "each condition must be a table");
 	lua_pushnil(L);
 	while (lua_next(L, t)) {
 		lua_pop(L, 1);
@@ -146,10 +156,10 @@ void vl_wait_check_cond(lua_State *L, struct box *b, int i)
 			}
 		}
 		if (!known)
-			bad(L, i, lua_pushfstring(L, "unknown key '%s'", luaL_tolstring(L, -1, NULL)));
+			vl_wait_bad(L, i, lua_pushfstring(L, "unknown key '%s'", luaL_tolstring(L, -1, NULL)));
 	}
 	if (nkinds != 1)
-		bad(L, i, "give exactly one of exit, socket, line, readable, signal");
+		vl_wait_bad(L, i, "give exactly one of exit, socket, line, readable, signal");
 	check_match(L, i, c, t);
 	lua_getfield(L, t, kinds[c->kind]);
 	check_object(L, i, c, t + 1);

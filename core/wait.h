@@ -46,4 +46,13 @@ struct box {
  * nothing; strings and objects stay owned by the conditions table. */
 void vl_wait_check_cond(lua_State *L, struct box *b, int i);
 
+/* Raise "bad argument #1 to 'wait' (conditions[i + 1]: msg)". */
+int vl_wait_bad(lua_State *L, int i, const char *msg);
+
+/* Raise "conditions[N]: attempt to use a closed <what>" when the handle c
+ * watches is closed: checked before the wait and again while it runs, as
+ * Lua code can run inside it (a hook or a finalizer while a pattern is
+ * matched or a result is built) and close a handle. */
+void vl_wait_check_open(lua_State *L, const struct cond *c, int i);
+
 #endif

@@ -283,6 +283,32 @@ describe("core.wait", function()
       s:close()
     end)
 
+    it("raises when Lua code run by the match closes or reads the stream", function()
+      -- string.find is called from inside the wait: a call hook (or a
+      -- finalizer) runs Lua code there, which must not leave the wait
+      -- reading a freed buffer or a line that is gone
+      for _, case in ipairs {
+        { function(s) s:close() end, "conditions%[1%]: attempt to use a closed stream" },
+        { function(s) s:read_line(0) end, "conditions%[1%]: its line was read during the wait" },
+      } do
+        local p = lines("hello 1\\n")
+        local s, find = p.stdout, string.find
+        local ran = false
+        debug.sethook(function()
+          if not ran and debug.getinfo(2, "f").func == find then
+            ran = true
+            case[1](s)
+          end
+        end, "c")
+        local ok, err = pcall(core.wait, { { line = s, pattern = "hello (%d)" } }, 5)
+        debug.sethook()
+        assert.is_true(ran)
+        assert.is_false(ok)
+        assert.matches(case[2], err)
+        p:close()
+      end
+    end)
+
     it("returns nil, 'eof' when only drained streams are left", function()
       local p = assert(core.spawn { argv = { "echo", "nothing useful" }, stdout = "pipe" })
       assert.same({ nil, "eof" }, { core.wait({ { line = p.stdout, find = "READY" } }, 10) })
