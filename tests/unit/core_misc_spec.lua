@@ -8,6 +8,19 @@ local ENOENT, EEXIST, EINVAL, ENOTEMPTY, EAFNOSUPPORT = 2, 17, 22, 39, 97
 
 local function octal(s) return tonumber(s, 8) end
 
+describe("the vmlua.core under test", function()
+  it("is the flavour's build (build/asan's under --flavor asan), not another on the path", function()
+    local want = H.build .. "/lib/vmlua/core.so"
+    assert.equal(want, package.searchpath("vmlua.core", package.cpath))
+    local mapped = {}
+    for line in io.lines("/proc/self/maps") do
+      local path = line:match("%s(/%S*/vmlua/core%.so)$")
+      if path then mapped[path] = true end
+    end
+    assert.same({ [want] = true }, mapped)
+  end)
+end)
+
 describe("core.fs", function()
   local dir
   before_each(function() dir = H.tmpdir() end)
