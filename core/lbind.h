@@ -51,6 +51,17 @@ static inline int vl_push_error(lua_State *L, const vl_error *e)
 	return 3;
 }
 
+/* t[key] without metamethods, pushed; returns its type. For options whose
+ * C pointers (strings, userdata) a binding keeps after popping them: a raw
+ * value stays anchored in t, while one an __index function made up could be
+ * collected under the pointer. */
+static inline int vl_rawfield(lua_State *L, int t, const char *key)
+{
+	t = lua_absindex(L, t);
+	lua_pushstring(L, key);
+	return lua_rawget(L, t);
+}
+
 /* Raise for an options table at arg that is not a table (nil/none is fine)
  * or has a key outside names. Returns 1 when a table is there. */
 static inline int vl_check_options(lua_State *L, int arg, const char *const names[])

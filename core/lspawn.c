@@ -53,7 +53,7 @@ static const char *check_cstring(lua_State *L, int idx, const char *what)
 
 static int opt_bool(lua_State *L, const char *key)
 {
-	int t = lua_getfield(L, OPT, key);
+	int t = vl_rawfield(L, OPT, key);
 	int v = lua_toboolean(L, -1);
 	if (t != LUA_TNIL && t != LUA_TBOOLEAN)
 		bad(L, "%s must be a boolean, got %s", key, luaL_typename(L, -1));
@@ -84,12 +84,12 @@ static void check_stdio_file(lua_State *L, int which, struct vl_stdio *s)
 		if (strcmp(k, "file") != 0 && strcmp(k, "append") != 0)
 			bad(L, "%s: unknown option '%s'", what, luaL_tolstring(L, -1, NULL));
 	}
-	lua_getfield(L, t, "file");
+	vl_rawfield(L, t, "file");
 	s->kind = VL_STDIO_FILE;
 	const char *field = lua_pushfstring(L, "%s.file", what);
 	s->path = check_cstring(L, -2, field);
 	lua_pop(L, 2);	/* the path stays referenced by the options table */
-	int at = lua_getfield(L, t, "append");
+	int at = vl_rawfield(L, t, "append");
 	if (at != LUA_TNIL && at != LUA_TBOOLEAN)
 		bad(L, "%s.append must be a boolean", what);
 	s->append = at == LUA_TNIL || lua_toboolean(L, -1);
@@ -99,7 +99,7 @@ static void check_stdio_file(lua_State *L, int which, struct vl_stdio *s)
 static void check_stdio(lua_State *L, int which, struct vl_stdio *s)
 {
 	const char *what = stdio_names[which];
-	int t = lua_getfield(L, OPT, what);
+	int t = vl_rawfield(L, OPT, what);
 
 	memset(s, 0, sizeof *s);
 	s->kind = VL_STDIO_INHERIT;
@@ -127,7 +127,7 @@ static void check_stdio(lua_State *L, int which, struct vl_stdio *s)
 
 static void build_argv(lua_State *L)
 {
-	if (lua_getfield(L, OPT, "argv") != LUA_TTABLE)
+	if (vl_rawfield(L, OPT, "argv") != LUA_TTABLE)
 		bad(L, "argv must be a table of strings, got %s", luaL_typename(L, -1));
 	lua_Integer n = (lua_Integer)lua_rawlen(L, ARGV);
 	if (n < 1)
@@ -174,7 +174,7 @@ static void check_env_table(lua_State *L, int env)
 static const char *const *build_env(lua_State *L)
 {
 	int clear = opt_bool(L, "env_clear");
-	int t = lua_getfield(L, OPT, "env");
+	int t = vl_rawfield(L, OPT, "env");
 
 	if (t != LUA_TNIL && t != LUA_TTABLE)
 		bad(L, "env must be a table, got %s", luaL_typename(L, -1));
@@ -228,7 +228,7 @@ static const char *const *build_env(lua_State *L)
 
 static int *build_fds(lua_State *L, size_t *nfds)
 {
-	int t = lua_getfield(L, OPT, "fds");
+	int t = vl_rawfield(L, OPT, "fds");
 
 	*nfds = 0;
 	if (t == LUA_TNIL) {
@@ -254,7 +254,7 @@ static int *build_fds(lua_State *L, size_t *nfds)
 
 static int check_pdeathsig(lua_State *L)
 {
-	int t = lua_getfield(L, OPT, "die_with_parent");
+	int t = vl_rawfield(L, OPT, "die_with_parent");
 	int sig = 0;
 
 	if (t == LUA_TBOOLEAN)
@@ -277,7 +277,7 @@ static void check_scalars(lua_State *L, struct vl_spawn_opts *o)
 		check_stdio(L, i, &o->stdio[i]);
 	if (o->stdio[0].kind == VL_STDIO_FILE)
 		o->stdio[0].append = 0;
-	if (lua_getfield(L, OPT, "cwd") != LUA_TNIL)
+	if (vl_rawfield(L, OPT, "cwd") != LUA_TNIL)
 		o->cwd = check_cstring(L, -1, "cwd");
 	lua_pop(L, 1);
 	o->setsid = opt_bool(L, "setsid");

@@ -23,6 +23,7 @@
 
 #include <lauxlib.h>
 
+#include "lbind.h"
 #include "process.h"
 #include "stream.h"
 #include "wait.h"
@@ -318,8 +319,8 @@ static void push_event(lua_State *L, struct box *b, int i)
 			lua_settop(L, top + 1);
 		}
 		lua_setfield(L, top, "line");
-		lua_geti(L, 1, i + 1);
-		lua_getfield(L, -1, "line");
+		lua_rawgeti(L, 1, i + 1);
+		vl_rawfield(L, -1, "line");
 		lua_setfield(L, top, "stream");
 		lua_pop(L, 1);
 		lua_pushliteral(L, "line");
@@ -363,7 +364,9 @@ static int core_wait(lua_State *L)
 {
 	luaL_checktype(L, 1, LUA_TTABLE);
 	double deadline = vl_deadline(vl_opt_timeout(L, 2));
-	lua_Integer n = luaL_len(L, 1);
+	/* Read raw, as every condition: the box keeps pointers to what the
+	 * conditions hold, so it must stay anchored in the table. */
+	lua_Integer n = (lua_Integer)lua_rawlen(L, 1);
 	luaL_argcheck(L, n > 0 && n < 4096, 1, "give 1 to 4095 conditions");
 	lua_settop(L, 2);
 
@@ -380,7 +383,7 @@ static int core_wait(lua_State *L)
 	lua_toclose(L, 3);
 
 	for (int i = 0; i < b->n; i++) {
-		lua_geti(L, 1, i + 1);
+		lua_rawgeti(L, 1, i + 1);
 		vl_wait_check_cond(L, b, i);
 		lua_pop(L, 1);
 	}

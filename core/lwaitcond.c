@@ -10,6 +10,7 @@
 
 #include <lauxlib.h>
 
+#include "lbind.h"
 #include "paths.h"
 #include "process.h"
 #include "stream.h"
@@ -118,8 +119,8 @@ static void check_object(lua_State *L, int i, struct cond *c, int v)
 
 static void check_match(lua_State *L, int i, struct cond *c, int t)
 {
-	int find = lua_getfield(L, t, "find") != LUA_TNIL;
-	int pattern = lua_getfield(L, t, "pattern") != LUA_TNIL;
+	int find = vl_rawfield(L, t, "find") != LUA_TNIL;
+	int pattern = vl_rawfield(L, t, "pattern") != LUA_TNIL;
 
 	if ((find || pattern) && c->kind != K_LINE)
 		vl_wait_bad(L, i, "find and pattern go with a line condition");
@@ -161,7 +162,7 @@ void vl_wait_check_cond(lua_State *L, struct box *b, int i)
 	if (nkinds != 1)
 		vl_wait_bad(L, i, "give exactly one of exit, socket, line, readable, signal");
 	check_match(L, i, c, t);
-	lua_getfield(L, t, kinds[c->kind]);
+	vl_rawfield(L, t, kinds[c->kind]);
 	check_object(L, i, c, t + 1);
 	lua_settop(L, t);
 

@@ -49,6 +49,18 @@ describe("core.spawn", function()
       end)
     end
 
+    it("reads the options raw: what an __index function makes up is not used", function()
+      -- the path is kept as a C pointer until the child opens it: a string
+      -- made up by __index would be anchored nowhere
+      local out = setmetatable({}, { __index = function(_, k) if k == "file" then return "/tmp/x" end end })
+      local ok, err = pcall(core.spawn, { argv = { "true" }, stdout = out })
+      assert.is_false(ok)
+      assert.matches("%(stdout.file must be a string, got nil%)", err)
+      ok, err = pcall(core.spawn, setmetatable({}, { __index = { argv = { "true" } } }))
+      assert.is_false(ok)
+      assert.matches("%(argv must be a table of strings, got nil%)", err)
+    end)
+
     it("needs a table", function()
       assert.has_error(function() core.spawn("true") end)
     end)

@@ -309,6 +309,29 @@ describe("core.wait", function()
       end
     end)
 
+    it("reads the conditions raw: what an __index function makes up is not used", function()
+      -- The wait keeps C pointers to what the conditions hold, for as long
+      -- as it runs: a value an __index function made up is anchored
+      -- nowhere, and a collection during the wait (here: from a call hook
+      -- on string.find) would free it under the pointer.
+      local p = lines("noise\\nhello\\n")
+      local cond = setmetatable({ line = p.stdout }, { __index = function(_, k)
+        if k == "pattern" then return "^hello" .. ("%s*"):rep(20) end -- a long string: not interned
+      end })
+      local find = string.find
+      debug.sethook(function()
+        if debug.getinfo(2, "f").func == find then collectgarbage() end
+      end, "c")
+      local ok, i, ev = pcall(core.wait, { cond }, 5)
+      debug.sethook()
+      assert.is_true(ok, i)
+      assert.equal(1, i)
+      assert.same({ kind = "line", line = "noise", stream = p.stdout }, ev)
+      local proxy = setmetatable({}, { __len = function() return 1 end, __index = function() return cond end })
+      assert.has_error(function() core.wait(proxy, 0) end, "bad argument #1 to 'wait' (give 1 to 4095 conditions)")
+      p:close()
+    end)
+
     it("returns nil, 'eof' when only drained streams are left", function()
       local p = assert(core.spawn { argv = { "echo", "nothing useful" }, stdout = "pipe" })
       assert.same({ nil, "eof" }, { core.wait({ { line = p.stdout, find = "READY" } }, 10) })
