@@ -21,6 +21,19 @@ describe("the vmlua.core under test", function()
   end)
 end)
 
+describe("the vmlua executable", function()
+  it("takes a VMLUA_PATH of any length", function()
+    -- a stand-in vmlua.cli in the last of many directories
+    local dir = H.tmpdir()
+    finally(H.cleanup_tmp)
+    assert(fs.mkdir(dir .. "/vmlua"))
+    H.write(dir .. "/vmlua/cli.lua", "return { main = function() print('stand-in') return 0 end }\n")
+    local path = ("/nonexistent/" .. ("x"):rep(100) .. ":"):rep(60) .. dir
+    local out, how, code = require("support.proc").output({ H.bin, "anything" }, { env = { VMLUA_PATH = path } })
+    assert.same({ "exited", 0, "stand-in\n" }, { how, code, out })
+  end)
+end)
+
 describe("core.fs", function()
   local dir
   before_each(function() dir = H.tmpdir() end)
