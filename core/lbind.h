@@ -1,6 +1,6 @@
 /*
- * Small helpers for the binding files (l*.c): vl_error results, option
- * tables and modes.
+ * What the binding files (l*.c) share: the handle pattern (lhandle.c),
+ * vl_error results, option tables and modes.
  */
 #ifndef VMLUA_LBIND_H
 #define VMLUA_LBIND_H

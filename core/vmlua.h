@@ -54,7 +54,8 @@ double vl_opt_timeout(lua_State *L, int arg);
 
 /* ---- pollable objects ----------------------------------------------------
  * A userdata type that core.wait can watch for readability puts a
- * lightuserdata pointing to one of these in its metatable as "__vl_poll".
+ * lightuserdata pointing to one of these in its metatable as "__vl_poll"
+ * (vl_new_class does); its fd is also what vl_to_fd passes on.
  */
 typedef struct vl_pollable {
 	const char *what;		/* "socket": for "attempt to use a closed socket" */
