@@ -118,6 +118,26 @@ describe("core.fork_detached", function()
     assert.equal("true true\nfalse\n", out)
   end)
 
+  it("logs to the file even when started with stdout closed", function()
+    -- with fd 1 closed, the log is opened as fd 1 itself: it must survive
+    -- being put in place, not be closed with the other setup fds
+    local log = dir .. "/log"
+    local script = ([[
+      local core = require 'vmlua.core'
+      local role, pipe = core.fork_detached { log = %q }
+      if role == "child" then
+        io.write("to stdout\n"); io.stdout:flush()
+        io.stderr:write("to stderr\n")
+        pipe:write("ok\n"); pipe:close(); os.exit(0)
+      end
+      io.stderr:write(pipe:read_line(10), "\n")
+    ]]):format(log)
+    local out, how, code = P.output({ "sh", "-c", 'exec "$0" -e "$1" >&-', "lua5.4", script },
+      { stderr = "stdout" })
+    assert.same({ "exited", 0, "ok\n" }, { how, code, out })
+    assert.equal("to stdout\nto stderr\n", H.read(log))
+  end)
+
   it("a log that cannot be opened: nil, message, errno, no fork", function()
     local children = P.children()
     assert.same({ nil, "cannot open /nonexistent/dir/x.log: No such file or directory", 2 },
