@@ -132,8 +132,11 @@ describe("core.fork_detached", function()
       end
       io.stderr:write(pipe:read_line(10), "\n")
     ]]):format(log)
+    -- the sanitizer runtime (asan flavour) for the lua5.4 behind sh
+    local preload = os.getenv("VMLUA_ASAN_PRELOAD")
+    local env = preload and preload ~= "" and { LD_PRELOAD = preload } or nil
     local out, how, code = P.output({ "sh", "-c", 'exec "$0" -e "$1" >&-', "lua5.4", script },
-      { stderr = "stdout" })
+      { stderr = "stdout", env = env })
     assert.same({ "exited", 0, "ok\n" }, { how, code, out })
     assert.equal("to stdout\nto stderr\n", H.read(log))
   end)
