@@ -6,6 +6,7 @@
  * pid-reuse-safe helpers core.proc.{start_time, alive, attach, kill}.
  */
 #include <errno.h>
+#include <stddef.h>
 #include <poll.h>
 #include <signal.h>
 #include <string.h>
@@ -31,6 +32,8 @@ vl_process *vl_process_new(lua_State *L)
 	luaL_setmetatable(L, VL_PROCESS);
 	return p;
 }
+
+_Static_assert(offsetof(vl_process, pidfd) == 0, "vl_check_open reads the fd first");
 
 vl_process *vl_check_process(lua_State *L, int idx)
 {

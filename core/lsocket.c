@@ -14,6 +14,7 @@
  * them out; the queue is closed with the socket.
  */
 #include <errno.h>
+#include <stddef.h>
 #include <poll.h>
 #include <stdio.h>
 #include <string.h>
@@ -87,6 +88,9 @@ static vl_socket *new_socket(lua_State *L)
 	luaL_setmetatable(L, VL_SOCKET);
 	return s;
 }
+
+_Static_assert(offsetof(vl_socket, fd) == 0 && offsetof(vl_listener, fd) == 0,
+	       "vl_check_open reads the fd first");
 
 static vl_socket *check_socket(lua_State *L)
 {

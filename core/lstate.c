@@ -7,6 +7,7 @@
  *   lock:unlock() (= lock:close()), lock.id
  */
 #include <errno.h>
+#include <stddef.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -25,6 +26,8 @@ typedef struct lock_handle {
 } lock_handle;
 
 /* ---- Store --------------------------------------------------------------- */
+
+_Static_assert(offsetof(vl_store, dirfd) == 0, "vl_check_open reads the fd first");
 
 static vl_store *check_store(lua_State *L)
 {
