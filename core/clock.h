@@ -1,6 +1,6 @@
 /*
- * Deadlines for the Lua-free layer: absolute CLOCK_MONOTONIC seconds, -1 for
- * "no deadline" (the same convention as vl_deadline() in util.c).
+ * Monotonic time and deadlines, shared by both layers: absolute
+ * CLOCK_MONOTONIC seconds, -1 for "no deadline".
  */
 #ifndef VMLUA_CLOCK_H
 #define VMLUA_CLOCK_H
@@ -8,7 +8,8 @@
 #include <math.h>
 #include <time.h>
 
-static inline double vl_clock_now(void)
+/* CLOCK_MONOTONIC in seconds. */
+static inline double vl_monotonic(void)
 {
 	struct timespec ts;
 
@@ -16,13 +17,19 @@ static inline double vl_clock_now(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
+/* Absolute deadline for a timeout in seconds (-1, forever, stays -1). */
+static inline double vl_deadline(double timeout)
+{
+	return timeout < 0 ? -1 : vl_monotonic() + timeout;
+}
+
 /* Milliseconds until deadline for poll(): -1 without one, 0 once due,
  * rounded up so that poll never returns before the deadline. */
-static inline int vl_clock_left_ms(double deadline)
+static inline int vl_remaining_ms(double deadline)
 {
 	if (deadline < 0)
 		return -1;
-	double left = deadline - vl_clock_now();
+	double left = deadline - vl_monotonic();
 	if (left <= 0)
 		return 0;
 	double ms = ceil(left * 1000.0);

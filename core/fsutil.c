@@ -41,14 +41,16 @@ int vl_read_all(int fd, size_t max, char **out, size_t *len)
 		errno = EFBIG;
 		return -1;
 	}
-	cap = (size_t)st.st_size + 1;
+	/* Room for the NUL and one byte more, so that the read that sees the
+	 * end of a file of exactly max bytes has somewhere to go. */
+	cap = (size_t)st.st_size + 2;
 	char *buf = malloc(cap);
 	if (buf == NULL)
 		return -1;
 	for (;;) {
 		if (n + 1 == cap) {
 			/* The file grew since fstat: keep reading up to max. */
-			if (cap > max) {
+			if (n > max) {
 				free(buf);
 				errno = EFBIG;
 				return -1;
@@ -198,4 +200,34 @@ int vl_remove_tree_at(int dirfd, const char *name, char *failed, size_t size)
 	if (unlinkat(dirfd, name, AT_REMOVEDIR) < 0)
 		return fail_at(failed, size, NULL, name);
 	return 0;
+}
+
+int vl_find_executable(const char *name, const char *path, char *out, size_t outlen)
+{
+	int denied = 0, toolong = 0;
+
+	if (path == NULL) {
+		path = getenv("PATH");
+		if (path == NULL || *path == '\0')
+			path = "/usr/local/bin:/usr/bin:/bin";
+	}
+	for (const char *p = path; *p;) {
+		const char *end = strchrnul(p, ':');
+		size_t len = (size_t)(end - p);
+		if (len > 0) {
+			int n = snprintf(out, outlen, "%.*s/%s", (int)len, p, name);
+			struct stat st;
+			if (n < 0 || (size_t)n >= outlen)
+				toolong = 1;
+			else if (stat(out, &st) == 0 && S_ISREG(st.st_mode)) {
+				/* execve checks the effective ids */
+				if (faccessat(AT_FDCWD, out, X_OK, AT_EACCESS) == 0)
+					return 0;
+				denied = 1;
+			}
+		}
+		p = *end ? end + 1 : end;
+	}
+	errno = denied ? EACCES : toolong ? ENAMETOOLONG : ENOENT;
+	return -1;
 }

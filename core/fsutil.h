@@ -1,6 +1,6 @@
 /*
- * File helpers of the Lua-free layer: whole writes and reads, and removing a
- * tree without following symlinks.
+ * File helpers of the Lua-free layer: whole writes and reads, removing a
+ * tree without following symlinks, and looking a program up in PATH.
  */
 #ifndef VMLUA_FSUTIL_H
 #define VMLUA_FSUTIL_H
@@ -20,5 +20,12 @@ int vl_read_all(int fd, size_t max, char **out, size_t *len);
  * filesystem than dirfd's are not entered (EXDEV). 0, or -1 with errno and
  * the path that failed (relative to dirfd) in failed[]. */
 int vl_remove_tree_at(int dirfd, const char *name, char *failed, size_t failed_size);
+
+/* Look name up in path, a PATH string (NULL: $PATH, or when that is unset
+ * or empty "/usr/local/bin:/usr/bin:/bin"). Empty entries are skipped (no
+ * implicit "."). 0 with out filled (relative if the entry was), or -1 with
+ * errno ENOENT (nothing found), EACCES (only files that are not executable)
+ * or ENAMETOOLONG. Used by core.spawn and core.fs.which. */
+int vl_find_executable(const char *name, const char *path, char *out, size_t outlen);
 
 #endif

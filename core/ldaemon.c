@@ -15,18 +15,15 @@
 
 #include <lauxlib.h>
 
+#include "lbind.h"
 #include "stream.h"
 
 static const char *check_opts(lua_State *L)
 {
+	static const char *const keys[] = { "log", NULL };
+
 	luaL_checktype(L, 1, LUA_TTABLE);
-	lua_pushnil(L);
-	while (lua_next(L, 1)) {
-		lua_pop(L, 1);
-		if (lua_type(L, -1) != LUA_TSTRING || strcmp(lua_tostring(L, -1), "log") != 0)
-			luaL_argerror(L, 1, lua_pushfstring(L, "unknown option '%s'",
-							    luaL_tolstring(L, -1, NULL)));
-	}
+	vl_check_options(L, 1, keys);
 	if (lua_getfield(L, 1, "log") != LUA_TSTRING)
 		luaL_argerror(L, 1, "log must be a path");
 	size_t len;
@@ -43,6 +40,20 @@ static void close_all(int *fds, int n)
 			close(fds[i]);
 }
 
+/* fd, moved above 0-2 if it landed there (our own stdio was closed): the
+ * child dup2s these onto 0-2 and then closes them, which must not close
+ * what it just put in place. -1 with errno on failure (fd is closed). */
+static int above_stdio(int fd)
+{
+	if (fd < 0 || fd > STDERR_FILENO)
+		return fd;
+	int moved = fcntl(fd, F_DUPFD_CLOEXEC, STDERR_FILENO + 1);
+	int e = errno;
+	close(fd);
+	errno = e;
+	return moved;
+}
+
 static int core_fork_detached(lua_State *L)
 {
 	const char *log = check_opts(L);
@@ -51,11 +62,12 @@ static int core_fork_detached(lua_State *L)
 
 	lua_settop(L, 1);
 	vl_stream *end = vl_stream_new(L);	/* 2: the end we keep, closed for now */
-	fds[0] = open(log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOCTTY, 0600);
+	fds[0] = above_stdio(open(log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOCTTY, 0600));
 	if (fds[0] < 0)
 		return vl_fail_errno(L, errno, "cannot open %s", log);
-	fds[1] = open("/dev/null", O_RDWR | O_CLOEXEC | O_NOCTTY);
-	if (fds[1] < 0 || pipe2(fds + 2, O_CLOEXEC) < 0) {
+	fds[1] = above_stdio(open("/dev/null", O_RDWR | O_CLOEXEC | O_NOCTTY));
+	if (fds[1] < 0 || pipe2(fds + 2, O_CLOEXEC) < 0 || (fds[2] = above_stdio(fds[2])) < 0 ||
+	    (fds[3] = above_stdio(fds[3])) < 0) {
 		e = errno;
 		close_all(fds, 4);
 		return vl_fail_errno(L, e, "cannot prepare the supervisor");

@@ -291,11 +291,12 @@ static int is_executable(const char *path)
 }
 
 /* which(name[, path]): a name with a '/' is checked as is (made absolute);
- * otherwise the first executable regular file in path (default $PATH). */
+ * otherwise the first executable regular file in path (default $PATH), as
+ * core.spawn looks it up. */
 static int fs_which(lua_State *L)
 {
 	const char *name = luaL_checkstring(L, 1);
-	const char *search = luaL_optstring(L, 2, getenv("PATH"));
+	const char *search = luaL_optstring(L, 2, NULL);
 	char cand[PATH_MAX];
 
 	luaL_argcheck(L, *name != '\0', 1, "empty program name");
@@ -312,29 +313,14 @@ static int fs_which(lua_State *L)
 			lua_pushfstring(L, "%s/%s", strcmp(cand, "/") == 0 ? "" : cand, rel);
 		return 1;
 	}
-	if (search == NULL)
-		search = "/usr/local/bin:/usr/bin:/bin";
-	/* As core.spawn does: empty entries are skipped, never taken as ".". */
-	for (const char *p = search;; p++) {
-		const char *end = strchr(p, ':');
-		size_t len = end ? (size_t)(end - p) : strlen(p);
-		int n = snprintf(cand, sizeof cand, "%.*s/%s", (int)len, p, name);
-		if (len > 0 && n > 0 && (size_t)n < sizeof cand && is_executable(cand)) {
-			if (cand[0] != '/') {
-				char cwd[PATH_MAX];
-				if (getcwd(cwd, sizeof cwd) != NULL) {
-					lua_pushfstring(L, "%s/%s", cwd, cand);
-					return 1;
-				}
-			}
-			lua_pushstring(L, cand);
-			return 1;
-		}
-		if (end == NULL)
-			break;
-		p = end;
-	}
-	return vl_fail_errno(L, ENOENT, "which %s", name);
+	if (vl_find_executable(name, search, cand, sizeof cand) < 0)
+		return vl_fail_errno(L, ENOENT, "which %s", name);
+	char cwd[PATH_MAX];
+	if (cand[0] != '/' && getcwd(cwd, sizeof cwd) != NULL)
+		lua_pushfstring(L, "%s/%s", cwd, cand);
+	else
+		lua_pushstring(L, cand);
+	return 1;
 }
 
 static const luaL_Reg fs_funcs[] = {

@@ -6,6 +6,7 @@
  * pid-reuse-safe helpers core.proc.{start_time, alive, attach, kill}.
  */
 #include <errno.h>
+#include <stddef.h>
 #include <poll.h>
 #include <signal.h>
 #include <string.h>
@@ -15,6 +16,7 @@
 
 #include <lauxlib.h>
 
+#include "lbind.h"
 #include "process.h"
 #include "stream.h"
 
@@ -31,20 +33,26 @@ vl_process *vl_process_new(lua_State *L)
 	return p;
 }
 
+_Static_assert(offsetof(vl_process, pidfd) == 0, "vl_check_open reads the fd first");
+
 vl_process *vl_check_process(lua_State *L, int idx)
 {
-	vl_process *p = luaL_checkudata(L, idx, VL_PROCESS);
-	if (p->pidfd < 0)
-		luaL_error(L, "attempt to use a closed process");
-	return p;
+	return vl_check_open(L, idx, VL_PROCESS, "process");
+}
+
+/* Spawned by this process (not attached, not a copy in a forked child). */
+static int ours(const vl_process *p)
+{
+	return p->child && p->owner == getpid();
 }
 
 int vl_process_reap(vl_process *p)
 {
 	if (p->done)
 		return 1;
-	if (!p->child) {
-		/* Not ours to reap: the pidfd turns readable when it exits. */
+	if (!ours(p)) {
+		/* Not ours to reap (waitid would say ECHILD, as if it had
+		 * exited): the pidfd turns readable when it exits. */
 		struct pollfd pfd = { .fd = p->pidfd, .events = POLLIN };
 		if (poll(&pfd, 1, 0) <= 0)
 			return 0;
@@ -147,6 +155,8 @@ static int p_alive(lua_State *L)
 	return 1;
 }
 
+static const char *const terminate_keys[] = { "grace", "signal", NULL };
+
 /* p:terminate{ grace = 5, signal = "SIGTERM" } -> how, code, seconds */
 static int p_terminate(lua_State *L)
 {
@@ -154,16 +164,7 @@ static int p_terminate(lua_State *L)
 	double grace = 5;
 	int sig = SIGTERM;
 
-	if (!lua_isnoneornil(L, 2)) {
-		luaL_checktype(L, 2, LUA_TTABLE);
-		lua_pushnil(L);
-		while (lua_next(L, 2)) {
-			lua_pop(L, 1);
-			const char *k = lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : "";
-			if (strcmp(k, "grace") != 0 && strcmp(k, "signal") != 0)
-				return luaL_argerror(L, 2, lua_pushfstring(L, "unknown option '%s'",
-						luaL_tolstring(L, -1, NULL)));
-		}
+	if (vl_check_options(L, 2, terminate_keys)) {
 		lua_settop(L, 2);
 		if (lua_getfield(L, 2, "grace") != LUA_TNIL) {
 			luaL_argcheck(L, lua_type(L, 3) == LUA_TNUMBER && lua_tonumber(L, 3) >= 0, 2,
@@ -208,7 +209,7 @@ static int p_close(lua_State *L)
 	if (p->pidfd >= 0) {
 		/* A forked copy of this Lua state (fork_detached) holds the
 		 * handle too, but the child is not its to kill. */
-		if (p->child && p->owner == getpid() && !vl_process_reap(p)) {
+		if (ours(p) && !vl_process_reap(p)) {
 			send_signal(p, SIGKILL);
 			wait_done(p, -1);
 		}
@@ -409,12 +410,7 @@ void vl_open_process(lua_State *L)
 		{ NULL, NULL },
 	};
 
-	luaL_newmetatable(L, VL_PROCESS);
-	luaL_setfuncs(L, meta, 0);
-	luaL_newlib(L, methods);
-	lua_pushcclosure(L, p_index, 1);
-	lua_setfield(L, -2, "__index");
-	lua_pop(L, 1);
+	vl_new_class(L, VL_PROCESS, meta, methods, p_index, NULL);
 
 	luaL_newlib(L, proc);
 	lua_setfield(L, -2, "proc");

@@ -14,6 +14,7 @@
  * them out; the queue is closed with the socket.
  */
 #include <errno.h>
+#include <stddef.h>
 #include <poll.h>
 #include <stdio.h>
 #include <string.h>
@@ -33,6 +34,7 @@
 #define RECV_DEFAULT 65536
 #define READ_CHUNK 65536
 
+/* Both start with their fd (vl_check_open). */
 typedef struct vl_socket {
 	int fd;			/* -1 when closed */
 	vl_linebuf in;
@@ -42,6 +44,7 @@ typedef struct vl_socket {
 
 typedef struct vl_listener {
 	int fd;
+	pid_t owner;		/* getpid() at listen: a forked copy leaves the file */
 	char path[110];
 	struct stat st;		/* the socket file we created (st_ino 0: none) */
 } vl_listener;
@@ -70,8 +73,8 @@ static int nothing_buffered(void *self)
 	return 0;
 }
 
-static const vl_pollable socket_pollable = { socket_poll_fd, socket_buffered };
-static const vl_pollable listener_pollable = { listener_poll_fd, nothing_buffered };
+static const vl_pollable socket_pollable = { "socket", socket_poll_fd, socket_buffered };
+static const vl_pollable listener_pollable = { "listener", listener_poll_fd, nothing_buffered };
 
 /* ---- Socket handles ------------------------------------------------------ */
 
@@ -86,12 +89,12 @@ static vl_socket *new_socket(lua_State *L)
 	return s;
 }
 
+_Static_assert(offsetof(vl_socket, fd) == 0 && offsetof(vl_listener, fd) == 0,
+	       "vl_check_open reads the fd first");
+
 static vl_socket *check_socket(lua_State *L)
 {
-	vl_socket *s = luaL_checkudata(L, 1, VL_SOCKET);
-	if (s->fd < 0)
-		luaL_error(L, "attempt to use a closed socket");
-	return s;
+	return vl_check_open(L, 1, VL_SOCKET, "socket");
 }
 
 static int socket_gc(lua_State *L)
@@ -153,12 +156,7 @@ static int fill(vl_socket *s, double deadline)
 			s->in.eof = 1;
 			return 0;
 		}
-		if (errno != EAGAIN)
-			return -1;
-		int r = vl_wait_fd(s->fd, POLLIN, deadline);
-		if (r == 0)
-			errno = ETIMEDOUT;
-		if (r <= 0)
+		if (errno != EAGAIN || vl_wait_fd(s->fd, POLLIN, deadline) < 0)
 			return -1;
 	}
 }
@@ -295,33 +293,6 @@ static int socket_send(lua_State *L)
 	return 1;
 }
 
-/* An fd from an integer, an io file, or any pollable handle (Socket,
- * Listener, Stream): raises for anything else or a closed handle. */
-static int check_fd_value(lua_State *L, int idx, int arg)
-{
-	if (lua_isinteger(L, idx)) {
-		lua_Integer fd = lua_tointeger(L, idx);
-		luaL_argcheck(L, fd >= 0 && fd <= 0x7fffffff, arg, "fds must be >= 0");
-		return (int)fd;
-	}
-	luaL_Stream *f = luaL_testudata(L, idx, LUA_FILEHANDLE);
-	if (f != NULL) {
-		if (f->closef == NULL)
-			luaL_argerror(L, arg, "attempt to use a closed file");
-		return fileno(f->f);
-	}
-	if (lua_type(L, idx) == LUA_TUSERDATA && luaL_getmetafield(L, idx, "__vl_poll") != LUA_TNIL) {
-		const vl_pollable *p = lua_touserdata(L, -1);
-		lua_pop(L, 1);
-		int fd = p != NULL ? p->fd(lua_touserdata(L, idx)) : -1;
-		if (fd < 0)
-			luaL_argerror(L, arg, "attempt to use a closed handle");
-		return fd;
-	}
-	luaL_argerror(L, arg, "fds must hold integers, io files, Sockets or Listeners");
-	return -1;
-}
-
 static int socket_send_fds(lua_State *L)
 {
 	vl_socket *s = check_socket(L);
@@ -335,8 +306,11 @@ static int socket_send_fds(lua_State *L)
 	lua_Unsigned n = lua_rawlen(L, 3);
 	luaL_argcheck(L, n >= 1 && n <= VL_MAX_FDS, 3, "give 1 to 253 fds");
 	for (lua_Unsigned i = 1; i <= n; i++) {
+		const char *why;
 		lua_rawgeti(L, 3, (lua_Integer)i);
-		fds[i - 1] = check_fd_value(L, -1, 3);
+		fds[i - 1] = vl_to_fd(L, -1, &why);
+		if (fds[i - 1] < 0)
+			luaL_argerror(L, 3, lua_pushfstring(L, "fds[%d]: %s", (int)i, why));
 		lua_pop(L, 1);
 	}
 	if (vl_sock_send(s->fd, data, len, fds, (size_t)n, deadline) < 0)
@@ -400,10 +374,7 @@ static int socket_pair(lua_State *L)
 
 static vl_listener *check_listener(lua_State *L)
 {
-	vl_listener *l = luaL_checkudata(L, 1, VL_LISTENER);
-	if (l->fd < 0)
-		luaL_error(L, "attempt to use a closed listener");
-	return l;
+	return vl_check_open(L, 1, VL_LISTENER, "listener");
 }
 
 static int listener_gc(lua_State *L)
@@ -415,9 +386,11 @@ static int listener_gc(lua_State *L)
 		return 0;
 	close(l->fd);
 	l->fd = -1;
-	/* Remove the socket file if it is still the one we created. */
-	if (l->st.st_ino != 0 && lstat(l->path, &st) == 0 && st.st_dev == l->st.st_dev &&
-	    st.st_ino == l->st.st_ino)
+	/* Remove the socket file if it is still the one we created, and we
+	 * are not a copy in a forked child (fork_detached): the owner still
+	 * accepts on it. */
+	if (l->owner == getpid() && l->st.st_ino != 0 && lstat(l->path, &st) == 0 &&
+	    st.st_dev == l->st.st_dev && st.st_ino == l->st.st_ino)
 		unlink(l->path);
 	return 0;
 }
@@ -451,13 +424,9 @@ static int listener_accept(lua_State *L)
 			return 1;
 		if (errno == EINTR || errno == ECONNABORTED)
 			continue;
-		if (errno != EAGAIN)
-			return vl_fail_errno(L, errno, "accept %s", l->path);
-		int r = vl_wait_fd(l->fd, POLLIN, deadline);
-		if (r == 0)
-			return vl_fail_timeout(L);
-		if (r < 0)
-			return vl_fail_errno(L, errno, "accept %s", l->path);
+		if (errno != EAGAIN || vl_wait_fd(l->fd, POLLIN, deadline) < 0)
+			return errno == ETIMEDOUT ? vl_fail_timeout(L)
+						  : vl_fail_errno(L, errno, "accept %s", l->path);
 	}
 }
 
@@ -487,6 +456,7 @@ static int socket_listen(lua_State *L)
 	}
 	vl_listener *l = lua_newuserdatauv(L, sizeof *l, 0);
 	l->fd = -1;
+	l->owner = getpid();
 	memset(&l->st, 0, sizeof l->st);
 	snprintf(l->path, sizeof l->path, "%.*s", (int)(len < sizeof l->path ? len : 0), path);
 	luaL_setmetatable(L, VL_LISTENER);
@@ -540,23 +510,10 @@ static const luaL_Reg socket_funcs[] = {
 	{ NULL, NULL },
 };
 
-static void new_class(lua_State *L, const char *name, const luaL_Reg *meta,
-		      const luaL_Reg *methods, const vl_pollable *poll)
-{
-	luaL_newmetatable(L, name);
-	luaL_setfuncs(L, meta, 0);
-	lua_newtable(L);
-	luaL_setfuncs(L, methods, 0);
-	lua_setfield(L, -2, "__index");
-	lua_pushlightuserdata(L, (void *)poll);
-	lua_setfield(L, -2, "__vl_poll");
-	lua_pop(L, 1);
-}
-
 void vl_open_socket(lua_State *L)
 {
-	new_class(L, VL_SOCKET, socket_meta, socket_methods, &socket_pollable);
-	new_class(L, VL_LISTENER, listener_meta, listener_methods, &listener_pollable);
+	vl_new_class(L, VL_SOCKET, socket_meta, socket_methods, NULL, &socket_pollable);
+	vl_new_class(L, VL_LISTENER, listener_meta, listener_methods, NULL, &listener_pollable);
 	luaL_newlib(L, socket_funcs);
 	lua_setfield(L, -2, "socket");
 }

@@ -13,8 +13,8 @@
 #include <unistd.h>
 
 #include <lauxlib.h>
-#include <lualib.h>
 
+#include "lbind.h"
 #include "process.h"
 #include "spawn.h"
 #include "stream.h"
@@ -38,20 +38,6 @@ static int bad(lua_State *L, const char *fmt, ...)
 	return luaL_argerror(L, OPT, msg);
 }
 
-static void check_keys(lua_State *L)
-{
-	lua_pushnil(L);
-	while (lua_next(L, OPT)) {
-		lua_pop(L, 1);
-		int ok = 0;
-		if (lua_type(L, -1) == LUA_TSTRING)
-			for (int i = 0; known[i] && !ok; i++)
-				ok = strcmp(known[i], lua_tostring(L, -1)) == 0;
-		if (!ok)
-			bad(L, "unknown option '%s'", luaL_tolstring(L, -1, NULL));
-	}
-}
-
 /* A string without NUL bytes at idx. */
 static const char *check_cstring(lua_State *L, int idx, const char *what)
 {
@@ -67,7 +53,7 @@ static const char *check_cstring(lua_State *L, int idx, const char *what)
 
 static int opt_bool(lua_State *L, const char *key)
 {
-	int t = lua_getfield(L, OPT, key);
+	int t = vl_rawfield(L, OPT, key);
 	int v = lua_toboolean(L, -1);
 	if (t != LUA_TNIL && t != LUA_TBOOLEAN)
 		bad(L, "%s must be a boolean, got %s", key, luaL_typename(L, -1));
@@ -75,41 +61,15 @@ static int opt_bool(lua_State *L, const char *key)
 	return v;
 }
 
-/* An fd from an integer, an io file, a Stream (pipe) or any object with
- * __vl_poll (Socket, Listener). Raises for anything else or a closed one. */
+/* An fd from an integer, an io file or a handle (vl_to_fd). */
 static int fd_of(lua_State *L, int idx, const char *what)
 {
-	idx = lua_absindex(L, idx);
-	if (lua_type(L, idx) == LUA_TNUMBER) {
-		int isint;
-		lua_Integer fd = lua_tointegerx(L, idx, &isint);
-		if (!isint || fd < 0 || fd > INT_MAX)
-			bad(L, "%s: invalid fd %s", what, lua_tostring(L, idx));
-		return (int)fd;
-	}
-	luaL_Stream *file = luaL_testudata(L, idx, LUA_FILEHANDLE);
-	if (file != NULL) {
-		if (file->closef == NULL)
-			bad(L, "%s: attempt to use a closed file", what);
-		fflush(file->f);	/* what we wrote goes before the child's output */
-		return fileno(file->f);
-	}
-	vl_stream *s = luaL_testudata(L, idx, VL_STREAM);
-	if (s != NULL) {
-		if (s->fd < 0)
-			bad(L, "%s: a closed stream or a followed file has no fd to pass", what);
-		return s->fd;
-	}
-	if (lua_type(L, idx) == LUA_TUSERDATA && luaL_getmetafield(L, idx, "__vl_poll") != LUA_TNIL) {
-		const vl_pollable *pl = lua_touserdata(L, -1);
-		lua_pop(L, 1);
-		int fd = pl != NULL ? pl->fd(lua_touserdata(L, idx)) : -1;
-		if (fd < 0)
-			bad(L, "%s: attempt to use a closed %s", what, luaL_typename(L, idx));
-		return fd;
-	}
-	return bad(L, "%s: expected an fd, an io file, a Stream or a Socket, got %s", what,
-		   luaL_typename(L, idx));
+	const char *why;
+	int fd = vl_to_fd(L, idx, &why);
+
+	if (fd < 0)
+		bad(L, "%s: %s", what, why);
+	return fd;
 }
 
 static void check_stdio_file(lua_State *L, int which, struct vl_stdio *s)
@@ -124,12 +84,12 @@ static void check_stdio_file(lua_State *L, int which, struct vl_stdio *s)
 		if (strcmp(k, "file") != 0 && strcmp(k, "append") != 0)
 			bad(L, "%s: unknown option '%s'", what, luaL_tolstring(L, -1, NULL));
 	}
-	lua_getfield(L, t, "file");
+	vl_rawfield(L, t, "file");
 	s->kind = VL_STDIO_FILE;
 	const char *field = lua_pushfstring(L, "%s.file", what);
 	s->path = check_cstring(L, -2, field);
 	lua_pop(L, 2);	/* the path stays referenced by the options table */
-	int at = lua_getfield(L, t, "append");
+	int at = vl_rawfield(L, t, "append");
 	if (at != LUA_TNIL && at != LUA_TBOOLEAN)
 		bad(L, "%s.append must be a boolean", what);
 	s->append = at == LUA_TNIL || lua_toboolean(L, -1);
@@ -139,7 +99,7 @@ static void check_stdio_file(lua_State *L, int which, struct vl_stdio *s)
 static void check_stdio(lua_State *L, int which, struct vl_stdio *s)
 {
 	const char *what = stdio_names[which];
-	int t = lua_getfield(L, OPT, what);
+	int t = vl_rawfield(L, OPT, what);
 
 	memset(s, 0, sizeof *s);
 	s->kind = VL_STDIO_INHERIT;
@@ -167,7 +127,7 @@ static void check_stdio(lua_State *L, int which, struct vl_stdio *s)
 
 static void build_argv(lua_State *L)
 {
-	if (lua_getfield(L, OPT, "argv") != LUA_TTABLE)
+	if (vl_rawfield(L, OPT, "argv") != LUA_TTABLE)
 		bad(L, "argv must be a table of strings, got %s", luaL_typename(L, -1));
 	lua_Integer n = (lua_Integer)lua_rawlen(L, ARGV);
 	if (n < 1)
@@ -214,7 +174,7 @@ static void check_env_table(lua_State *L, int env)
 static const char *const *build_env(lua_State *L)
 {
 	int clear = opt_bool(L, "env_clear");
-	int t = lua_getfield(L, OPT, "env");
+	int t = vl_rawfield(L, OPT, "env");
 
 	if (t != LUA_TNIL && t != LUA_TTABLE)
 		bad(L, "env must be a table, got %s", luaL_typename(L, -1));
@@ -268,7 +228,7 @@ static const char *const *build_env(lua_State *L)
 
 static int *build_fds(lua_State *L, size_t *nfds)
 {
-	int t = lua_getfield(L, OPT, "fds");
+	int t = vl_rawfield(L, OPT, "fds");
 
 	*nfds = 0;
 	if (t == LUA_TNIL) {
@@ -294,7 +254,7 @@ static int *build_fds(lua_State *L, size_t *nfds)
 
 static int check_pdeathsig(lua_State *L)
 {
-	int t = lua_getfield(L, OPT, "die_with_parent");
+	int t = vl_rawfield(L, OPT, "die_with_parent");
 	int sig = 0;
 
 	if (t == LUA_TBOOLEAN)
@@ -312,12 +272,12 @@ static int check_pdeathsig(lua_State *L)
 /* Every check that can raise, into o (strings stay owned by opts). */
 static void check_scalars(lua_State *L, struct vl_spawn_opts *o)
 {
-	check_keys(L);
+	vl_check_options(L, OPT, known);
 	for (int i = 0; i < 3; i++)
 		check_stdio(L, i, &o->stdio[i]);
 	if (o->stdio[0].kind == VL_STDIO_FILE)
 		o->stdio[0].append = 0;
-	if (lua_getfield(L, OPT, "cwd") != LUA_TNIL)
+	if (vl_rawfield(L, OPT, "cwd") != LUA_TNIL)
 		o->cwd = check_cstring(L, -1, "cwd");
 	lua_pop(L, 1);
 	o->setsid = opt_bool(L, "setsid");

@@ -7,6 +7,7 @@
  *   lock:unlock() (= lock:close()), lock.id
  */
 #include <errno.h>
+#include <stddef.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -26,12 +27,11 @@ typedef struct lock_handle {
 
 /* ---- Store --------------------------------------------------------------- */
 
+_Static_assert(offsetof(vl_store, dirfd) == 0, "vl_check_open reads the fd first");
+
 static vl_store *check_store(lua_State *L)
 {
-	vl_store *s = luaL_checkudata(L, 1, VL_STORE);
-	if (s->dirfd < 0)
-		luaL_error(L, "attempt to use a closed store");
-	return s;
+	return vl_check_open(L, 1, VL_STORE, "store");
 }
 
 static int state_open(lua_State *L)
@@ -257,6 +257,7 @@ static int lock_tostring(lua_State *L)
 	return 1;
 }
 
+/* __index: the methods, and lock.id. */
 static int lock_index(lua_State *L)
 {
 	lock_handle *h = luaL_checkudata(L, 1, VL_LOCK);
@@ -265,12 +266,16 @@ static int lock_index(lua_State *L)
 		lua_pushstring(L, h->id);
 		return 1;
 	}
-	if (key != NULL && (strcmp(key, "unlock") == 0 || strcmp(key, "close") == 0)) {
-		lua_pushcfunction(L, lock_unlock);
-		return 1;
-	}
-	return 0;
+	lua_pushvalue(L, 2);
+	lua_rawget(L, lua_upvalueindex(1));
+	return 1;
 }
+
+static const luaL_Reg lock_methods[] = {
+	{ "unlock", lock_unlock },
+	{ "close", lock_unlock },
+	{ NULL, NULL },
+};
 
 static const luaL_Reg store_meta[] = {
 	{ "__gc", store_gc },
@@ -283,22 +288,13 @@ static const luaL_Reg lock_meta[] = {
 	{ "__gc", lock_gc },
 	{ "__close", lock_gc },
 	{ "__tostring", lock_tostring },
-	{ "__index", lock_index },
 	{ NULL, NULL },
 };
 
 void vl_open_state(lua_State *L)
 {
-	luaL_newmetatable(L, VL_STORE);
-	luaL_setfuncs(L, store_meta, 0);
-	luaL_newlib(L, store_methods);
-	lua_pushcclosure(L, store_index, 1);
-	lua_setfield(L, -2, "__index");
-	lua_pop(L, 1);
-
-	luaL_newmetatable(L, VL_LOCK);
-	luaL_setfuncs(L, lock_meta, 0);
-	lua_pop(L, 1);
+	vl_new_class(L, VL_STORE, store_meta, store_methods, store_index, NULL);
+	vl_new_class(L, VL_LOCK, lock_meta, lock_methods, lock_index, NULL);
 
 	lua_createtable(L, 0, 1);
 	lua_pushcfunction(L, state_open);

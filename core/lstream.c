@@ -16,6 +16,7 @@
 
 #include <lauxlib.h>
 
+#include "lbind.h"
 #include "stream.h"
 
 /* ---- shared with lspawn.c, ldaemon.c, lwait.c ---------------------------- */
@@ -282,20 +283,13 @@ static int s_tostring(lua_State *L)
 /* core.follow(path[, { from = "start" | "end" }]) */
 static int core_follow(lua_State *L)
 {
+	static const char *const follow_keys[] = { "from", NULL };
 	static const char *const froms[] = { "start", "end", NULL };
 	const char *path = luaL_checkstring(L, 1);
 	int from_end = 0;
 	char err[PATH_MAX + 128];
 
-	if (!lua_isnoneornil(L, 2)) {
-		luaL_checktype(L, 2, LUA_TTABLE);
-		lua_pushnil(L);
-		while (lua_next(L, 2)) {
-			lua_pop(L, 1);
-			if (lua_type(L, -1) != LUA_TSTRING || strcmp(lua_tostring(L, -1), "from") != 0)
-				return luaL_argerror(L, 2, lua_pushfstring(L, "unknown option '%s'",
-						luaL_tolstring(L, -1, NULL)));
-		}
+	if (vl_check_options(L, 2, follow_keys)) {
 		lua_getfield(L, 2, "from");
 		if (!lua_isnil(L, -1)) {
 			const char *from = lua_tostring(L, -1);
@@ -340,7 +334,7 @@ static int poll_buffered(void *self)
 	return s->buf.len > 0 || vl_stream_drained(s);
 }
 
-static const vl_pollable stream_pollable = { poll_fd, poll_buffered };
+static const vl_pollable stream_pollable = { "stream", poll_fd, poll_buffered };
 
 void vl_open_stream(lua_State *L)
 {
@@ -356,18 +350,10 @@ void vl_open_stream(lua_State *L)
 		{ "__gc", s_close },
 		{ "__close", s_close },
 		{ "__tostring", s_tostring },
-		{ "__index", NULL },
-		{ "__vl_poll", NULL },
 		{ NULL, NULL },
 	};
 
-	luaL_newmetatable(L, VL_STREAM);
-	luaL_setfuncs(L, meta, 0);
-	luaL_newlib(L, methods);
-	lua_setfield(L, -2, "__index");
-	lua_pushlightuserdata(L, (void *)&stream_pollable);
-	lua_setfield(L, -2, "__vl_poll");
-	lua_pop(L, 1);
+	vl_new_class(L, VL_STREAM, meta, methods, NULL, &stream_pollable);
 
 	lua_pushcfunction(L, core_follow);
 	lua_setfield(L, -2, "follow");

@@ -3,8 +3,8 @@
  * unix sockets appearing, lines on streams, readable objects and signals.
  *
  * Three phases. (1) Every condition is checked, raising for misuse, before
- * anything is acquired. (2) What a wait acquires (signalfds, inotify
- * watches) is recorded in a to-be-closed "box" userdata, so that it is
+ * anything is acquired (lwaitcond.c). (2) What a wait acquires (signalfds,
+ * inotify watches) is recorded in a to-be-closed "box" userdata, so that it is
  * released on every path, a Lua error while matching a pattern included.
  * Socket conditions share one inotify instance per Lua state: closing an
  * instance that has had watches waits for an SRCU grace period (~15 ms),
@@ -23,15 +23,14 @@
 
 #include <lauxlib.h>
 
+#include "lbind.h"
 #include "process.h"
-#include "sockwatch.h"
 #include "stream.h"
+#include "wait.h"
 
 #define WAIT_BOX "vmlua.WaitBox"
 #define WAIT_NOTIFY "vmlua.WaitNotify"
 
-enum kind { K_EXIT, K_SOCKET, K_LINE, K_READABLE, K_SIGNAL };
-enum match { M_ANY, M_FIND, M_PATTERN };
 /* Bytes one pass reads from a stream before polling the others again. */
 enum { PASS_BUDGET = 1 << 20 };
 
@@ -39,29 +38,6 @@ enum { PASS_BUDGET = 1 << 20 };
 struct notify {
 	int fd;
 	pid_t owner;	/* a forked child makes its own */
-};
-
-struct cond {
-	enum kind kind;
-	enum match match;
-	void *obj;		/* vl_process, vl_stream, or the pollable userdata */
-	const vl_pollable *pl;
-	const char *text;	/* find text or pattern (kept by the conditions table) */
-	size_t textlen;
-	int group;		/* line: the first line condition on the same stream */
-	int hit;		/* group leader: the condition the front line matched */
-	int fd;			/* signal: our signalfd, -1 */
-	int signo;		/* signal: the one read */
-	sigset_t sigs;		/* signal */
-	struct vl_sockwatch sock;	/* socket */
-};
-
-struct box {
-	int n;
-	int busy;		/* a stream has more to read: do not sleep */
-	int err;		/* environment failure: errno and what failed */
-	char what[VL_SUN_PATH_MAX + 32];
-	struct cond c[];	/* then n struct pollfd */
 };
 
 static struct pollfd *pollfds(struct box *b)
@@ -81,158 +57,6 @@ static int box_close(lua_State *L)
 		c->fd = -1;
 	}
 	return 0;
-}
-
-/* ---- phase 1: checks (may raise) ----------------------------------------- */
-
-static int bad(lua_State *L, int i, const char *msg)
-{
-	return luaL_argerror(L, 1, lua_pushfstring(L, "conditions[%d]: %s", i + 1, msg));
-}
-
-static void check_socket_path(lua_State *L, int i, struct cond *c, int v)
-{
-	size_t len = 0;
-	const char *path = lua_type(L, v) == LUA_TSTRING ? lua_tolstring(L, v, &len) : NULL;
-
-	if (path == NULL || len == 0 || strlen(path) != len)
-		bad(L, i, "socket must be a path");
-	if (vl_sockwatch_init(&c->sock, path) == 0)
-		return;
-	if (errno == ENAMETOOLONG)
-		bad(L, i, lua_pushfstring(L, "socket path %s is %d bytes, over the %d-byte sun_path limit",
-					  path, (int)len, VL_SUN_PATH_MAX - 1));
-	bad(L, i, "abstract sockets cannot be waited for (no file to watch)");
-}
-
-static void check_signals(lua_State *L, int i, struct cond *c, int v)
-{
-	sigset_t blocked;
-
-	sigemptyset(&c->sigs);
-	if (lua_type(L, v) == LUA_TBOOLEAN && lua_toboolean(L, v)) {
-		/* The supervised set without SIGCHLD: exits are exit conditions,
-		 * and a pending SIGCHLD would end every later wait at once. */
-		vl_default_signal_set(&c->sigs);
-		sigdelset(&c->sigs, SIGCHLD);
-	} else if (lua_type(L, v) == LUA_TTABLE && lua_rawlen(L, v) > 0) {
-		for (lua_Integer k = 1; k <= (lua_Integer)lua_rawlen(L, v); k++) {
-			const char *why;
-			lua_rawgeti(L, v, k);
-			int sig = vl_to_signal(L, -1, &why);
-			if (sig == 0)
-				bad(L, i, why);
-			sigaddset(&c->sigs, sig);
-			lua_pop(L, 1);
-		}
-	} else {
-		bad(L, i, "signal must be true or a list of signals");
-	}
-	sigprocmask(SIG_BLOCK, NULL, &blocked);
-	for (int sig = 1; sig < NSIG; sig++)
-		if (sigismember(&c->sigs, sig) == 1 && sigismember(&blocked, sig) != 1)
-			bad(L, i, lua_pushfstring(L, "%s is not blocked: block it first with core.signals.block",
-						  vl_signal_name(sig)));
-}
-
-static void check_object(lua_State *L, int i, struct cond *c, int v)
-{
-	const char *closed = "attempt to use a closed object";
-
-	switch (c->kind) {
-	case K_EXIT: {
-		vl_process *p = luaL_testudata(L, v, VL_PROCESS);
-		if (p == NULL)
-			bad(L, i, "exit must be a Process");
-		if (p->pidfd < 0)
-			bad(L, i, "attempt to use a closed process");
-		c->obj = p;
-		break;
-	}
-	case K_LINE: {
-		vl_stream *s = luaL_testudata(L, v, VL_STREAM);
-		if (s == NULL)
-			bad(L, i, "line must be a Stream");
-		if (s->kind == VL_STREAM_CLOSED)
-			bad(L, i, "attempt to use a closed stream");
-		if (s->kind == VL_STREAM_WRITE)
-			bad(L, i, "line must be a readable Stream (not a child's stdin)");
-		c->obj = s;
-		break;
-	}
-	case K_READABLE:
-		if (lua_type(L, v) != LUA_TUSERDATA || luaL_getmetafield(L, v, "__vl_poll") != LUA_TLIGHTUSERDATA)
-			bad(L, i, "readable must be a Stream, Socket or Listener");
-		c->pl = lua_touserdata(L, -1);
-		lua_pop(L, 1);
-		c->obj = lua_touserdata(L, v);
-		if (c->pl->fd(c->obj) < 0)
-			bad(L, i, closed);
-		break;
-	case K_SOCKET:
-		check_socket_path(L, i, c, v);
-		break;
-	case K_SIGNAL:
-		check_signals(L, i, c, v);
-		break;
-	}
-}
-
-static void check_match(lua_State *L, int i, struct cond *c, int t)
-{
-	int find = lua_getfield(L, t, "find") != LUA_TNIL;
-	int pattern = lua_getfield(L, t, "pattern") != LUA_TNIL;
-
-	if ((find || pattern) && c->kind != K_LINE)
-		bad(L, i, "find and pattern go with a line condition");
-	if (find && pattern)
-		bad(L, i, "give either find or pattern, not both");
-	if (find || pattern) {
-		int v = find ? -2 : -1;
-		if (lua_type(L, v) != LUA_TSTRING)
-			bad(L, i, find ? "find must be a string" : "pattern must be a string");
-		c->text = lua_tolstring(L, v, &c->textlen);
-		c->match = find ? M_FIND : M_PATTERN;
-	}
-	lua_pop(L, 2);
-}
-
-static void check_cond(lua_State *L, struct box *b, int i)
-{
-	static const char *const kinds[] = { "exit", "socket", "line", "readable", "signal", NULL };
-	struct cond *c = &b->c[i];
-	int t = lua_gettop(L), nkinds = 0;
-
-	if (!lua_istable(L, t))
-		bad(L, i, "each condition must be a table");
-	lua_pushnil(L);
-	while (lua_next(L, t)) {
-		lua_pop(L, 1);
-		const char *k = lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : "";
-		int known = strcmp(k, "find") == 0 || strcmp(k, "pattern") == 0;
-		for (int j = 0; kinds[j] != NULL; j++) {
-			if (strcmp(k, kinds[j]) == 0) {
-				c->kind = (enum kind)j;
-				nkinds++;
-				known = 1;
-			}
-		}
-		if (!known)
-			bad(L, i, lua_pushfstring(L, "unknown key '%s'", luaL_tolstring(L, -1, NULL)));
-	}
-	if (nkinds != 1)
-		bad(L, i, "give exactly one of exit, socket, line, readable, signal");
-	check_match(L, i, c, t);
-	lua_getfield(L, t, kinds[c->kind]);
-	check_object(L, i, c, t + 1);
-	lua_settop(L, t);
-
-	c->group = i;
-	for (int j = 0; c->kind == K_LINE && j < i; j++)
-		if (b->c[j].kind == K_LINE && b->c[j].obj == c->obj) {
-			c->group = b->c[j].group;
-			break;
-		}
 }
 
 /* ---- phase 2: owned fds ---------------------------------------------------- */
@@ -374,6 +198,7 @@ static int evaluate(lua_State *L, struct box *b)
 	for (int i = 0; i < b->n; i++) {
 		struct cond *c = &b->c[i];
 		int r = 0;
+		vl_wait_check_open(L, c, i);
 		switch (c->kind) {
 		case K_EXIT:
 			r = vl_process_reap(c->obj);
@@ -456,6 +281,7 @@ static void push_event(lua_State *L, struct box *b, int i)
 {
 	struct cond *c = &b->c[i];
 
+	vl_wait_check_open(L, c, i);
 	lua_newtable(L);
 	switch (c->kind) {
 	case K_EXIT:
@@ -473,22 +299,28 @@ static void push_event(lua_State *L, struct box *b, int i)
 		const char *line;
 		size_t len, used;
 		int top = lua_gettop(L);
-		vl_stream_peek_line(c->obj, &line, &len, &used);
+		/* Take the line out of the stream before matching it again: the
+		 * match may run Lua code (a hook, a finalizer) that reads the
+		 * stream. */
+		if (!vl_stream_peek_line(c->obj, &line, &len, &used))
+			vl_wait_bad(L, i, "its line was read during the wait");
+		line = lua_pushlstring(L, line, len);
+		vl_stream_consume(c->obj, used);
 		if (c->match == M_PATTERN) {
 			int nres = line_matches(L, c, line, len, 1);
+			if (nres == 0)
+				vl_wait_bad(L, i, "its line was read during the wait");
 			lua_createtable(L, nres > 2 ? nres - 2 : 0, 0);
 			for (int k = 3; k <= nres; k++) {
-				lua_pushvalue(L, top + k);
+				lua_pushvalue(L, top + 1 + k);
 				lua_rawseti(L, -2, k - 2);
 			}
 			lua_setfield(L, top, "captures");
-			lua_settop(L, top);
+			lua_settop(L, top + 1);
 		}
-		lua_pushlstring(L, line, len);
 		lua_setfield(L, top, "line");
-		vl_stream_consume(c->obj, used);
-		lua_geti(L, 1, i + 1);
-		lua_getfield(L, -1, "line");
+		lua_rawgeti(L, 1, i + 1);
+		vl_rawfield(L, -1, "line");
 		lua_setfield(L, top, "stream");
 		lua_pop(L, 1);
 		lua_pushliteral(L, "line");
@@ -532,7 +364,9 @@ static int core_wait(lua_State *L)
 {
 	luaL_checktype(L, 1, LUA_TTABLE);
 	double deadline = vl_deadline(vl_opt_timeout(L, 2));
-	lua_Integer n = luaL_len(L, 1);
+	/* Read raw, as every condition: the box keeps pointers to what the
+	 * conditions hold, so it must stay anchored in the table. */
+	lua_Integer n = (lua_Integer)lua_rawlen(L, 1);
 	luaL_argcheck(L, n > 0 && n < 4096, 1, "give 1 to 4095 conditions");
 	lua_settop(L, 2);
 
@@ -549,8 +383,8 @@ static int core_wait(lua_State *L)
 	lua_toclose(L, 3);
 
 	for (int i = 0; i < b->n; i++) {
-		lua_geti(L, 1, i + 1);
-		check_cond(L, b, i);
+		lua_rawgeti(L, 1, i + 1);
+		vl_wait_check_cond(L, b, i);
 		lua_pop(L, 1);
 	}
 	for (int i = 0; i < b->n; i++)

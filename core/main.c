@@ -86,18 +86,18 @@ static void set_paths(lua_State *L)
 
 	lua_getglobal(L, "package");
 	luaL_buffinit(L, &b);
+	/* VMLUA_PATH is a colon-separated list of directories, of any length. */
 	const char *extra = getenv("VMLUA_PATH");
-	if (extra != NULL && *extra) {
-		/* VMLUA_PATH is a colon-separated list of directories. */
-		char copy[4096];
-		strlcpy(copy, extra, sizeof copy);
-		for (char *save = NULL, *tok = strtok_r(copy, ":", &save); tok;
-		     tok = strtok_r(NULL, ":", &save)) {
-			luaL_addstring(&b, tok);
+	for (const char *p = extra; p != NULL && *p;) {
+		const char *end = strchrnul(p, ':');
+		size_t len = (size_t)(end - p);
+		if (len > 0) {
+			luaL_addlstring(&b, p, len);
 			luaL_addstring(&b, "/?.lua;");
-			luaL_addstring(&b, tok);
+			luaL_addlstring(&b, p, len);
 			luaL_addstring(&b, "/?/init.lua;");
 		}
+		p = *end ? end + 1 : end;
 	}
 	if (root[0]) {
 		lua_pushfstring(L, "%s/lua/?.lua;%s/lua/?/init.lua;", root, root);

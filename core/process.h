@@ -10,10 +10,10 @@
 #include "vmlua.h"
 
 typedef struct vl_process {
+	int pidfd;		/* -1 once closed; first, for vl_check_open */
 	pid_t pid;
-	int pidfd;		/* -1 once closed */
 	int child;		/* spawned by us: ours to kill and reap */
-	pid_t owner;		/* getpid() at spawn: a forked copy never kills */
+	pid_t owner;		/* getpid() at spawn: a forked copy neither kills nor reaps */
 	int done;		/* the result below is known */
 	int killed;		/* done: 1 killed by signal `code`, 0 exited with `code` */
 	int code;		/* -1: not ours to know (attached process) */

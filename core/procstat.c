@@ -18,7 +18,7 @@
 int vl_proc_stat(pid_t pid, char *state, unsigned long long *start)
 {
 	char path[64], buf[4096];
-	ssize_t n, got = 0;
+	ssize_t n = 0, got = 0;
 
 	snprintf(path, sizeof path, "/proc/%ld/stat", (long)pid);
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -34,8 +34,9 @@ int vl_proc_stat(pid_t pid, char *state, unsigned long long *start)
 	}
 	int e = errno;
 	close(fd);
-	if (got <= 0) {
-		errno = got < 0 ? e : EINVAL;
+	if (got == 0) {
+		/* ESRCH: the process went away between open and read. */
+		errno = n < 0 ? e : EINVAL;
 		return -1;
 	}
 	buf[got] = '\0';

@@ -65,11 +65,13 @@ int vl_wait_fd(int fd, short events, double deadline)
 	struct pollfd p = { .fd = fd, .events = events };
 
 	for (;;) {
-		int r = poll(&p, 1, vl_clock_left_ms(deadline));
+		int r = poll(&p, 1, vl_remaining_ms(deadline));
 		if (r > 0)
-			return 1;
-		if (r == 0)
 			return 0;
+		if (r == 0) {
+			errno = ETIMEDOUT;
+			return -1;
+		}
 		if (errno != EINTR)
 			return -1;
 	}
@@ -89,7 +91,7 @@ static int connect_when_room(int fd, const struct sockaddr_un *sun, socklen_t sl
 	for (;;) {
 		struct timeval tv = { 0, 0 };
 		if (deadline >= 0) {
-			int ms = vl_clock_left_ms(deadline);
+			int ms = vl_remaining_ms(deadline);
 			if (ms == 0) {
 				errno = ETIMEDOUT;
 				return -1;
@@ -122,14 +124,8 @@ static int connect_fd(int fd, const struct sockaddr_un *sun, socklen_t slen, dou
 			continue;
 		if (errno == EAGAIN)
 			return connect_when_room(fd, sun, slen, deadline);
-		if (errno != EINPROGRESS)
+		if (errno != EINPROGRESS || vl_wait_fd(fd, POLLOUT, deadline) < 0)
 			return -1;
-		int r = vl_wait_fd(fd, POLLOUT, deadline);
-		if (r <= 0) {
-			if (r == 0)
-				errno = ETIMEDOUT;
-			return -1;
-		}
 		int err = 0;
 		socklen_t elen = sizeof err;
 		if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &elen) < 0)
@@ -259,14 +255,8 @@ int vl_sock_send(int fd, const char *p, size_t n, const int *fds, size_t nfds, d
 		}
 		if (errno == EINTR)
 			continue;
-		if (errno != EAGAIN)
+		if (errno != EAGAIN || vl_wait_fd(fd, POLLOUT, deadline) < 0)
 			return -1;
-		int r = vl_wait_fd(fd, POLLOUT, deadline);
-		if (r <= 0) {
-			if (r == 0)
-				errno = ETIMEDOUT;
-			return -1;
-		}
 	}
 	return 0;
 }

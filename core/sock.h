@@ -39,7 +39,8 @@ int vl_sock_connect(const char *path, size_t len, double deadline, vl_error *e);
 int vl_sock_listen(const char *path, size_t len, int backlog, unsigned mode, struct stat *st,
 		   vl_error *e);
 
-/* Wait until fd is ready for events. 1 ready, 0 deadline passed, -1 errno. */
+/* Wait until fd is ready for events: 0, or -1 with errno (ETIMEDOUT once
+ * the deadline has passed). */
 int vl_wait_fd(int fd, short events, double deadline);
 
 /* Send all n bytes; with fds (nfds > 0), the first sendmsg carries them.

@@ -5,10 +5,13 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/inotify.h>
+#include <sys/stat.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "sockwatch.h"
-#include "vmlua.h"
 
 static const double RETRY_FIRST = 0.001, RETRY_MAX = 0.050;
 
@@ -40,11 +43,26 @@ int vl_sockwatch_init(struct vl_sockwatch *w, const char *path)
 
 static void remember(struct vl_sockwatch *w, int wd)
 {
-	for (int k = 0; k < w->nwds; k++)
-		if (w->wds[k] == wd)
-			return;
-	if (w->nwds < VL_SOCKWATCH_WATCHES)
-		w->wds[w->nwds++] = wd;
+	if (w->wd_lo == 0 || wd < w->wd_lo)
+		w->wd_lo = wd;
+	if (wd > w->wd_hi)
+		w->wd_hi = wd;
+}
+
+/* Watch the directory d; st is what it was just before, so that a directory
+ * replaced meanwhile shows up as changed (and is watched again) later. */
+static int watch_dir(struct vl_sockwatch *w, const char *d, const struct stat *st)
+{
+	const uint32_t mask = IN_CREATE | IN_MOVED_TO | IN_ATTRIB | IN_ONLYDIR;
+	int wd = inotify_add_watch(w->ifd, d, mask);
+
+	if (wd < 0)
+		return -1;
+	remember(w, wd);
+	w->watched_dev = st->st_dev;
+	w->watched_ino = st->st_ino;
+	strlcpy(w->watched, d, sizeof w->watched);
+	return 0;
 }
 
 /* Watch the socket's directory or, while it does not exist yet, its deepest
@@ -52,13 +70,12 @@ static void remember(struct vl_sockwatch *w, int wd)
  * stable, so that a level created while we were arming is not missed. */
 static int arm(struct vl_sockwatch *w)
 {
-	const uint32_t mask = IN_CREATE | IN_MOVED_TO | IN_ATTRIB | IN_ONLYDIR;
-	char d[VL_SUN_PATH_MAX], last[VL_SUN_PATH_MAX] = "";
-	int wd;
+	char d[VL_SUN_PATH_MAX + 1], last[VL_SUN_PATH_MAX + 1] = "";
+	struct stat st;
 
 	for (;;) {
 		strlcpy(d, w->dir, sizeof d);
-		while ((wd = inotify_add_watch(w->ifd, d, mask)) < 0) {
+		while (stat(d, &st) < 0 || watch_dir(w, d, &st) < 0) {
 			if ((errno != ENOENT && errno != ENOTDIR) || strcmp(d, "/") == 0 ||
 			    strcmp(d, ".") == 0)
 				return -1;
@@ -68,7 +85,6 @@ static int arm(struct vl_sockwatch *w)
 			else
 				slash[slash == d] = '\0';
 		}
-		remember(w, wd);
 		if (strcmp(d, w->dir) == 0) {
 			w->target_watched = 1;
 			return 0;
@@ -77,6 +93,16 @@ static int arm(struct vl_sockwatch *w)
 			return 0;
 		strlcpy(last, d, sizeof last);
 	}
+}
+
+/* Is the deepest directory we watch still the one we watch? A removed
+ * directory takes its watch with it (IN_IGNORED, which wakes us), and a new
+ * one at the same path is not watched. */
+static int still_watched(const struct vl_sockwatch *w)
+{
+	struct stat st;
+
+	return stat(w->watched, &st) == 0 && st.st_dev == w->watched_dev && st.st_ino == w->watched_ino;
 }
 
 static void drain(int fd)
@@ -111,6 +137,8 @@ static int try_connect(const char *path)
 int vl_sockwatch_check(struct vl_sockwatch *w, char *what, size_t whatlen)
 {
 	drain(w->ifd);
+	if (w->watched[0] != '\0' && !still_watched(w))
+		w->target_watched = 0;
 	if (!w->target_watched && arm(w) < 0) {
 		int e = errno;
 		snprintf(what, whatlen, "watch %s", w->dir);
@@ -138,8 +166,11 @@ int vl_sockwatch_check(struct vl_sockwatch *w, char *what, size_t whatlen)
 
 void vl_sockwatch_release(struct vl_sockwatch *w)
 {
-	for (int k = 0; k < w->nwds; k++)
-		inotify_rm_watch(w->ifd, w->wds[k]);	/* EINVAL when another waiter removed it */
-	w->nwds = 0;
+	/* EINVAL for a watch that went with its directory, or that another
+	 * condition of the same wait (same directory, same wd) removed. */
+	for (int wd = w->wd_lo; wd > 0 && wd <= w->wd_hi; wd++)
+		inotify_rm_watch(w->ifd, wd);
+	w->wd_lo = w->wd_hi = 0;
 	w->target_watched = 0;
+	w->watched[0] = '\0';
 }

@@ -24,6 +24,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "fsutil.h"
 #include "spawn.h"
 
 extern char **environ;
@@ -259,34 +260,6 @@ int vl_close_fds_from(int lo, int keep)
 }
 
 /* ---- parent side --------------------------------------------------------- */
-
-int vl_find_executable(const char *name, const char *path, char *out, size_t outlen)
-{
-	int denied = 0, toolong = 0;
-
-	if (path == NULL)
-		path = getenv("PATH");
-	if (path == NULL || *path == '\0')
-		path = "/usr/local/bin:/usr/bin:/bin";
-	for (const char *p = path; *p;) {
-		const char *end = strchrnul(p, ':');
-		size_t len = (size_t)(end - p);
-		if (len > 0) {
-			int n = snprintf(out, outlen, "%.*s/%s", (int)len, p, name);
-			struct stat st;
-			if (n < 0 || (size_t)n >= outlen)
-				toolong = 1;
-			else if (stat(out, &st) == 0 && S_ISREG(st.st_mode)) {
-				if (access(out, X_OK) == 0)
-					return 0;
-				denied = 1;
-			}
-		}
-		p = *end ? end + 1 : end;
-	}
-	errno = denied ? EACCES : toolong ? ENAMETOOLONG : ENOENT;
-	return -1;
-}
 
 static void close_fd(int *fd)
 {

@@ -53,12 +53,6 @@ struct vl_child {
  * child has been reaped and every fd closed. */
 int vl_spawn(const struct vl_spawn_opts *o, struct vl_child *out, char *err, size_t errlen);
 
-/* Look name up in path (a PATH string; NULL: the parent's PATH, else
- * "/usr/local/bin:/usr/bin:/bin"). Empty entries are skipped (no implicit
- * "."). 0 with out filled, or -1 with errno ENOENT (nothing found), EACCES
- * (found but not executable) or ENAMETOOLONG. */
-int vl_find_executable(const char *name, const char *path, char *out, size_t outlen);
-
 /* Close every fd >= lo except keep (-1: none). close_range first, then a
  * getdents64 walk of /proc/self/fd. Async-signal-safe. 0 or -1/errno. */
 int vl_close_fds_from(int lo, int keep);

@@ -24,7 +24,9 @@ struct json_object;
 #define VL_STATE_MAX (16u << 20)
 
 typedef struct vl_store {
-	int dirfd;		/* the run dir, O_DIRECTORY|O_CLOEXEC; -1 when closed */
+	/* the run dir, O_DIRECTORY|O_CLOEXEC; -1 when closed (first, for
+	 * lstate.c's vl_check_open) */
+	int dirfd;
 	char dir[PATH_MAX];
 } vl_store;
 

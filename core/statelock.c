@@ -14,26 +14,17 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <math.h>
 #include <poll.h>
 #include <stdio.h>
 #include <sys/file.h>
 #include <sys/inotify.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "state.h"
 
 enum { FALLBACK_MS = 1000, MAX_REOPENS = 100 };
-
-static double now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 static int busy(vl_error *e, const char *id)
 {
@@ -78,15 +69,12 @@ static int watch_lock(int fd)
  * Returns 0 once the deadline has passed, else 1 (time to retry). */
 static int wait_change(int ifd, double deadline)
 {
-	int ms = FALLBACK_MS;
+	int ms = vl_remaining_ms(deadline);
 
-	if (deadline >= 0) {
-		double left = deadline - now();
-		if (left <= 0)
-			return 0;
-		if (left * 1000 < ms)
-			ms = (int)ceil(left * 1000);
-	}
+	if (ms == 0)
+		return 0;
+	if (ms < 0 || ms > FALLBACK_MS)
+		ms = FALLBACK_MS;
 	struct pollfd p = { .fd = ifd, .events = POLLIN };
 	if (poll(&p, ifd >= 0 ? 1 : 0, ms) > 0) {
 		char buf[4096];
@@ -124,7 +112,7 @@ static int lock_fd(int fd, double wait, double deadline)
 
 int vl_store_lock(vl_store *s, const char *id, double wait, int *out, vl_error *e)
 {
-	double deadline = wait < 0 ? -1 : now() + wait;
+	double deadline = vl_deadline(wait);
 
 	*out = -1;
 	for (int round = 0; round < MAX_REOPENS; round++) {

@@ -1,12 +1,11 @@
 /*
- * Result conventions and timeouts shared by the binding files.
+ * Result conventions and the timeout argument shared by the binding files.
  */
 #include <errno.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
-#include <time.h>
 
 #include <lauxlib.h>
 
@@ -47,14 +46,6 @@ int vl_fail_timeout(lua_State *L)
 	return 3;
 }
 
-double vl_monotonic(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 double vl_opt_timeout(lua_State *L, int arg)
 {
 	if (lua_isnoneornil(L, arg))
@@ -62,20 +53,4 @@ double vl_opt_timeout(lua_State *L, int arg)
 	lua_Number t = luaL_checknumber(L, arg);
 	luaL_argcheck(L, !isnan(t) && t >= 0, arg, "timeout must be a number >= 0");
 	return (double)t;
-}
-
-double vl_deadline(double timeout)
-{
-	return timeout < 0 ? -1 : vl_monotonic() + timeout;
-}
-
-int vl_remaining_ms(double deadline)
-{
-	if (deadline < 0)
-		return -1;
-	double left = deadline - vl_monotonic();
-	if (left <= 0)
-		return 0;
-	double ms = ceil(left * 1000.0);
-	return ms > 1e9 ? 1000000000 : (int)ms;
 }

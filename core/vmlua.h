@@ -16,6 +16,8 @@
 
 #include <lua.h>
 
+#include "clock.h"
+
 #ifndef VMLUA_VERSION
 #define VMLUA_VERSION "0.0.0"
 #endif
@@ -45,23 +47,18 @@ int vl_fail_msg(lua_State *L, const char *fmt, ...)
 /* Push fail, "timeout", ETIMEDOUT; returns 3. */
 int vl_fail_timeout(lua_State *L);
 
-/* ---- time (util.c) ------------------------------------------------------ */
-/* CLOCK_MONOTONIC in seconds. */
-double vl_monotonic(void);
+/* ---- time (clock.h; timeouts: util.c) ---------------------------------- */
 /* Optional timeout argument in seconds: nil/none gives -1 (forever);
  * negative or NaN raises an argument error. */
 double vl_opt_timeout(lua_State *L, int arg);
-/* Absolute monotonic deadline for a timeout from vl_opt_timeout (-1 stays -1). */
-double vl_deadline(double timeout);
-/* Milliseconds left until deadline for poll(): -1 forever, 0 when due;
- * rounded up so that poll never wakes before the deadline. */
-int vl_remaining_ms(double deadline);
 
 /* ---- pollable objects ----------------------------------------------------
  * A userdata type that core.wait can watch for readability puts a
- * lightuserdata pointing to one of these in its metatable as "__vl_poll".
+ * lightuserdata pointing to one of these in its metatable as "__vl_poll"
+ * (vl_new_class does); its fd is also what vl_to_fd passes on.
  */
 typedef struct vl_pollable {
+	const char *what;		/* "socket": for "attempt to use a closed socket" */
 	int (*fd)(void *self);		/* fd to poll for POLLIN; -1 when closed */
 	int (*buffered)(void *self);	/* nonzero when data is already buffered */
 } vl_pollable;

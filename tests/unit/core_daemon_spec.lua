@@ -81,6 +81,66 @@ describe("core.fork_detached", function()
     assert.equal("earlier\nagain\n", H.read(log))
   end)
 
+  it("a Process inherited by the supervisor is watched, not reaped: it is not its child", function()
+    local out = run_lua(([[
+      local p = assert(core.spawn { argv = { "cat" }, stdin = "pipe", stdout = "null" })
+      local role, pipe = core.fork_detached { log = %q }
+      if role == "child" then
+        local ok, why = p:wait(0)
+        pipe:write(("%%s %%s %%s\n"):format(p:alive(), ok, why))
+        pipe:close()
+        os.exit(0)
+      end
+      io.write(assert(pipe:read_line(10)), "\n")
+      p:close()
+    ]]):format(dir .. "/log"))
+    assert.equal("true nil timeout\n", out)
+  end)
+
+  it("a Listener copy closed in the supervisor leaves the socket file to its owner", function()
+    local sock = dir .. "/s.sock"
+    local out = run_lua(([[
+      local l = assert(core.socket.listen(%q))
+      local role, pipe = core.fork_detached { log = %q }
+      if role == "child" then
+        l:close()
+        pipe:write("closed\n")
+        pipe:close()
+        os.exit(0)
+      end
+      assert(pipe:read_line(10) == "closed")
+      local c = assert(core.socket.connect(%q))
+      io.write(tostring(core.fs.exists(%q)), " ", tostring(l:accept(5) ~= nil), "\n")
+      c:close()
+      l:close()
+      io.write(tostring(core.fs.exists(%q)), "\n")
+    ]]):format(sock, dir .. "/log", sock, sock, sock))
+    assert.equal("true true\nfalse\n", out)
+  end)
+
+  it("logs to the file even when started with stdout closed", function()
+    -- with fd 1 closed, the log is opened as fd 1 itself: it must survive
+    -- being put in place, not be closed with the other setup fds
+    local log = dir .. "/log"
+    local script = ([[
+      local core = require 'vmlua.core'
+      local role, pipe = core.fork_detached { log = %q }
+      if role == "child" then
+        io.write("to stdout\n"); io.stdout:flush()
+        io.stderr:write("to stderr\n")
+        pipe:write("ok\n"); pipe:close(); os.exit(0)
+      end
+      io.stderr:write(pipe:read_line(10), "\n")
+    ]]):format(log)
+    -- the sanitizer runtime (asan flavour) for the lua5.4 behind sh
+    local preload = os.getenv("VMLUA_ASAN_PRELOAD")
+    local env = preload and preload ~= "" and { LD_PRELOAD = preload } or nil
+    local out, how, code = P.output({ "sh", "-c", 'exec "$0" -e "$1" >&-', "lua5.4", script },
+      { stderr = "stdout", env = env })
+    assert.same({ "exited", 0, "ok\n" }, { how, code, out })
+    assert.equal("to stdout\nto stderr\n", H.read(log))
+  end)
+
   it("a log that cannot be opened: nil, message, errno, no fork", function()
     local children = P.children()
     assert.same({ nil, "cannot open /nonexistent/dir/x.log: No such file or directory", 2 },
@@ -92,6 +152,7 @@ describe("core.fork_detached", function()
     assert.has_error(function() core.fork_detached() end)
     assert.has_error(function() core.fork_detached {} end)
     assert.has_error(function() core.fork_detached { log = 5 } end)
-    assert.has_error(function() core.fork_detached { log = dir .. "/x", detach = true } end)
+    assert.has_error(function() core.fork_detached { log = dir .. "/x", detach = true } end,
+      "bad argument #1 to 'fork_detached' (unknown option 'detach')")
   end)
 end)

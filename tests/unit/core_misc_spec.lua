@@ -8,6 +8,32 @@ local ENOENT, EEXIST, EINVAL, ENOTEMPTY, EAFNOSUPPORT = 2, 17, 22, 39, 97
 
 local function octal(s) return tonumber(s, 8) end
 
+describe("the vmlua.core under test", function()
+  it("is the flavour's build (build/asan's under --flavor asan), not another on the path", function()
+    local want = H.build .. "/lib/vmlua/core.so"
+    assert.equal(want, package.searchpath("vmlua.core", package.cpath))
+    local mapped = {}
+    for line in io.lines("/proc/self/maps") do
+      local path = line:match("%s(/%S*/vmlua/core%.so)$")
+      if path then mapped[path] = true end
+    end
+    assert.same({ [want] = true }, mapped)
+  end)
+end)
+
+describe("the vmlua executable", function()
+  it("takes a VMLUA_PATH of any length", function()
+    -- a stand-in vmlua.cli in the last of many directories
+    local dir = H.tmpdir()
+    finally(H.cleanup_tmp)
+    assert(fs.mkdir(dir .. "/vmlua"))
+    H.write(dir .. "/vmlua/cli.lua", "return { main = function() print('stand-in') return 0 end }\n")
+    local path = ("/nonexistent/" .. ("x"):rep(100) .. ":"):rep(60) .. dir
+    local out, how, code = require("support.proc").output({ H.bin, "anything" }, { env = { VMLUA_PATH = path } })
+    assert.same({ "exited", 0, "stand-in\n" }, { how, code, out })
+  end)
+end)
+
 describe("core.fs", function()
   local dir
   before_each(function() dir = H.tmpdir() end)
@@ -199,6 +225,17 @@ describe("core.fs", function()
       { fs.which("vmlua-which-probe", ":/nonexistent:") })
     assert.equal(cwd .. "/vmlua-which-probe", fs.which("./vmlua-which-probe"))
     assert.has_error(function() fs.which("") end)
+  end)
+
+  it("which looks a name up as core.spawn does when PATH is empty", function()
+    local path = os.getenv("PATH")
+    finally(function() core.setenv("PATH", path) end)
+    core.setenv("PATH", "")
+    assert.equal("/usr/bin/env", fs.which("env"))
+    local p = assert(core.spawn { argv = { "env" }, stdout = "null" })
+    assert.same({ "exited", 0 }, { p:wait(10) })
+    p:close()
+    assert.same({ nil, "which env: No such file or directory", ENOENT }, { fs.which("env", "") })
   end)
 end)
 

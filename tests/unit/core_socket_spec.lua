@@ -255,12 +255,22 @@ describe("core.socket fd passing", function()
     assert.has_error(function() a:send_fds("", { 0 }) end)
     assert.has_error(function() a:send_fds("x", {}) end)
     assert.has_error(function() a:send_fds("x", 0) end)
-    assert.has_error(function() a:send_fds("x", { "0" }) end)
-    assert.has_error(function() a:send_fds("x", { -1 }) end)
-    assert.has_error(function() a:send_fds("x", { f }) end)
-    assert.has_error(function() a:send_fds("x", { x }) end)
-    assert.has_error(function() a:send_fds("x", { {} }) end)
+    local bad = "bad argument #2 to 'send_fds' (fds[%s)"
+    assert.has_error(function() a:send_fds("x", { "0" }) end,
+      bad:format("1]: expected an fd, an io file, a Stream or a Socket, got string"))
+    assert.has_error(function() a:send_fds("x", { 0, -1 }) end, bad:format("2]: invalid fd -1"))
+    assert.has_error(function() a:send_fds("x", { f }) end, bad:format("1]: attempt to use a closed file"))
+    assert.has_error(function() a:send_fds("x", { x }) end, bad:format("1]: attempt to use a closed socket"))
+    assert.has_error(function() a:send_fds("x", { {} }) end,
+      bad:format("1]: expected an fd, an io file, a Stream or a Socket, got table"))
     y:close()
+  end)
+
+  it("refuses a followed file, whose only fd is an inotify instance", function()
+    local s = assert(core.follow(dir .. "/log"))
+    assert.has_error(function() a:send_fds("x", { s }) end,
+      "bad argument #2 to 'send_fds' (fds[1]: a followed file has no fd to pass)")
+    s:close()
   end)
 
   it("reports a bad integer fd from sendmsg", function()

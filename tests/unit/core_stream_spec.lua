@@ -205,7 +205,8 @@ describe("core.follow", function()
 
   it("checks its options", function()
     assert.has_error(function() core.follow(dir .. "/x", { from = "middle" }) end)
-    assert.has_error(function() core.follow(dir .. "/x", { form = "end" }) end)
+    assert.has_error(function() core.follow(dir .. "/x", { form = "end" }) end,
+      "bad argument #2 to 'follow' (unknown option 'form')")
     assert.has_error(function() core.follow(dir .. "/x", "end") end)
     assert.has_error(function() core.follow() end)
   end)

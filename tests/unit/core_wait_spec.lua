@@ -150,23 +150,64 @@ describe("core.wait", function()
       p:close()
     end)
 
+    --- inotify watches held by our fds (the shared instance included).
+    local function watches()
+      local n = 0
+      for _, fd in ipairs(P.fds()) do
+        local info = H.read(("/proc/%d/fdinfo/%d"):format(P.getpid(), fd)) or ""
+        for _ in info:gmatch("inotify wd:") do n = n + 1 end
+      end
+      return n
+    end
+
     it("leaves no inotify watch behind", function()
       local base = H.tmpdir()
       local conds = { { socket = base .. "/x/y/s" }, { socket = base .. "/s" } }
       assert.same({ nil, "timeout", ETIMEDOUT }, { core.wait(conds, 0.01) })
-      local watches = 0
-      for _, fd in ipairs(P.fds()) do
-        local info = H.read(("/proc/%d/fdinfo/%d"):format(P.getpid(), fd)) or ""
-        for _ in info:gmatch("inotify wd:") do watches = watches + 1 end
-      end
-      assert.equal(0, watches)
+      assert.equal(0, watches())
+    end)
+
+    it("follows directories created one level at a time, and leaves no watch behind", function()
+      -- every level is a new watch on the deepest existing directory:
+      -- 24 of them, more than a fixed table of watches would hold
+      local base = H.tmpdir()
+      local sock = base .. ("/d"):rep(24) .. "/s"
+      local p = assert(core.spawn { argv = { "sh", "-c",
+        "for i in $(seq 24); do sleep 0.01; mkdir d; cd d; done; exec " .. P.fake .. " --socket s" },
+        cwd = base })
+      local i, ev = core.wait({ { socket = sock }, { exit = p } }, 10)
+      assert.equal(1, i, ev and ev.kind)
+      assert.equal(0, watches())
+      p:close()
+    end)
+
+    it("a socket directory removed and made again while waiting", function()
+      local base = H.tmpdir()
+      local dir = base .. "/sandbox"
+      assert(core.fs.mkdir(dir))
+      local p = assert(core.spawn { argv = { "sh", "-c", "sleep 0.1; rm -r sandbox; mkdir sandbox; exec " ..
+        P.fake .. " --socket sandbox/api.sock" }, cwd = base })
+      local t0 = core.monotonic()
+      local i = core.wait({ { socket = dir .. "/api.sock" }, { exit = p } }, 10)
+      local took = core.monotonic() - t0
+      assert.equal(1, i)
+      -- noticed by an event, not found when the timeout ran out
+      assert.is_true(took < 3, took)
+      p:close()
     end)
 
     it("raises for paths it cannot watch", function()
-      assert.has_error(function() core.wait({ { socket = "@abstract" } }, 0) end)
-      assert.has_error(function() core.wait({ { socket = "/tmp/" .. ("x"):rep(120) } }, 0) end)
-      assert.has_error(function() core.wait({ { socket = "" } }, 0) end)
-      assert.has_error(function() core.wait({ { socket = 5 } }, 0) end)
+      local long = "/tmp/" .. ("x"):rep(120)
+      for _, case in ipairs {
+        { "@abstract", "conditions%[1%]: abstract sockets cannot be waited for %(no file to watch%)" },
+        { long, "conditions%[1%]: socket path " .. long .. " is 125 bytes, over the 107%-byte sun_path limit" },
+        { "", "conditions%[1%]: socket must be a path" },
+        { 5, "conditions%[1%]: socket must be a path" },
+      } do
+        local ok, err = pcall(core.wait, { { socket = case[1] } }, 0)
+        assert.is_false(ok)
+        assert.matches(case[2], err)
+      end
     end)
   end)
 
@@ -240,6 +281,55 @@ describe("core.wait", function()
       assert.equal("READY", s:read_line(5)) -- "noise" was consumed, "READY" kept
       done:close()
       s:close()
+    end)
+
+    it("raises when Lua code run by the match closes or reads the stream", function()
+      -- string.find is called from inside the wait: a call hook (or a
+      -- finalizer) runs Lua code there, which must not leave the wait
+      -- reading a freed buffer or a line that is gone
+      for _, case in ipairs {
+        { function(s) s:close() end, "conditions%[1%]: attempt to use a closed stream" },
+        { function(s) s:read_line(0) end, "conditions%[1%]: its line was read during the wait" },
+      } do
+        local p = lines("hello 1\\n")
+        local s, find = p.stdout, string.find
+        local ran = false
+        debug.sethook(function()
+          if not ran and debug.getinfo(2, "f").func == find then
+            ran = true
+            case[1](s)
+          end
+        end, "c")
+        local ok, err = pcall(core.wait, { { line = s, pattern = "hello (%d)" } }, 5)
+        debug.sethook()
+        assert.is_true(ran)
+        assert.is_false(ok)
+        assert.matches(case[2], err)
+        p:close()
+      end
+    end)
+
+    it("reads the conditions raw: what an __index function makes up is not used", function()
+      -- The wait keeps C pointers to what the conditions hold, for as long
+      -- as it runs: a value an __index function made up is anchored
+      -- nowhere, and a collection during the wait (here: from a call hook
+      -- on string.find) would free it under the pointer.
+      local p = lines("noise\\nhello\\n")
+      local cond = setmetatable({ line = p.stdout }, { __index = function(_, k)
+        if k == "pattern" then return "^hello" .. ("%s*"):rep(20) end -- a long string: not interned
+      end })
+      local find = string.find
+      debug.sethook(function()
+        if debug.getinfo(2, "f").func == find then collectgarbage() end
+      end, "c")
+      local ok, i, ev = pcall(core.wait, { cond }, 5)
+      debug.sethook()
+      assert.is_true(ok, i)
+      assert.equal(1, i)
+      assert.same({ kind = "line", line = "noise", stream = p.stdout }, ev)
+      local proxy = setmetatable({}, { __len = function() return 1 end, __index = function() return cond end })
+      assert.has_error(function() core.wait(proxy, 0) end, "bad argument #1 to 'wait' (give 1 to 4095 conditions)")
+      p:close()
     end)
 
     it("returns nil, 'eof' when only drained streams are left", function()
@@ -355,9 +445,14 @@ describe("core.wait", function()
       local q = fake()
       local out = q.stdout
       q:close()
-      assert.has_error(function() core.wait { { exit = q } } end)
-      assert.has_error(function() core.wait { { line = out } } end)
-      assert.has_error(function() core.wait { { readable = out } } end)
+      local closed = "bad argument #1 to 'wait' (conditions[1]: attempt to use a closed %s)"
+      assert.has_error(function() core.wait { { exit = q } } end, closed:format("process"))
+      assert.has_error(function() core.wait { { line = out } } end, closed:format("stream"))
+      assert.has_error(function() core.wait { { readable = out } } end, closed:format("stream"))
+      local a, b = core.socket.pair()
+      a:close()
+      assert.has_error(function() core.wait { { readable = a } } end, closed:format("socket"))
+      b:close()
     end)
 
     it("a bad timeout", function()
