@@ -7,6 +7,7 @@
  * handler; the handler adds a traceback only when VMLUA_LOG=debug.
  */
 #include <errno.h>
+#include <signal.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -184,6 +185,10 @@ int main(int argc, char **argv)
 	/* Supervised signals are read through core.wait (signalfd), never
 	 * delivered asynchronously; children start with an empty mask. */
 	vl_block_default_signals();
+	/* A reader of our stdout/stderr that goes away (vmlua run | head) must
+	 * not kill the supervisor in the middle of a stop: writes fail with
+	 * EPIPE instead. Children get default dispositions back (spawn.c). */
+	signal(SIGPIPE, SIG_IGN);
 	lua_State *L = luaL_newstate();
 	if (L == NULL) {
 		fprintf(stderr, "vmlua: cannot create Lua state: not enough memory\n");

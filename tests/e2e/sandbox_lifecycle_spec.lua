@@ -156,6 +156,27 @@ describe("sandbox lifecycle", function()
     end)
   end)
 
+  it("a reader of vmlua's output that goes away does not kill the supervisor mid-run", function()
+    local env = {}
+    for k, v in pairs(w.env) do env[k] = v end
+    local argv = { H.bin }
+    for _, a in ipairs(fc(w, "pipe", { "--set", "keep=1" })) do argv[#argv + 1] = a end
+    local p = assert(core.spawn { argv = argv, env = env, stdin = "null", stdout = "pipe", stderr = "stdout" })
+    assert.truthy(p.stdout:read_line(30))   -- it is running and writing
+    p.stdout:close()                        -- the reader goes away (vmlua run | head -1)
+    assert.is_true(E.wait_file(w.run .. "/pipe/state.json", 10))
+    local store = assert(core.state.open(w.run))
+    local deadline = core.monotonic() + 30
+    while (store:load("pipe") or {}).status ~= "running" and core.monotonic() < deadline do
+      core.wait({ { exit = p } }, 0.05)
+    end
+    assert.is_true(p:signal("SIGTERM"))
+    local how, code = p:wait(30)
+    p:close()
+    assert.are.same({ "exited", 0 }, { how, code })
+    assert.are.equal("stopped", E.state(w, "pipe").status)
+  end)
+
   it("a recipe can replace a launch step and call the default", function()
     local code, out, err = E.vmlua(w, fc(w, "steps", { "--set", "steps=1" }))
     assert.are.equal(0, code, err)
