@@ -240,6 +240,18 @@ describe("vmlua run (QEMU, real guest)", function()
     assert_clean(w)
   end)
 
+  it("is ready by QMP run state, or by a Lua function, as the recipe asks", function()
+    local code, _, err = E.vmlua(w, run_args(w, { "--set", "id=byqmp", "--set", "ready=qmp" }))
+    assert.are.equal(0, code, err)
+    assert.truthy(err:find('qmp probe (state running) passed', 1, true), err)
+    os.remove(w.share .. "/hello-from-guest.txt") -- the fn probe waits for the next boot's file
+    code, _, err = E.vmlua(w, run_args(w, { "--set", "id=byfn", "--set", "ready=fn" }))
+    assert.are.equal(0, code, err)
+    assert.truthy(err:find("fn probe passed", 1, true), err)
+    assert.truthy(H.read(w.share .. "/hello-from-guest.txt"))
+    assert_clean(w)
+  end)
+
   it("boots microvm too", function()
     local code, out, err = E.vmlua(w, run_args(w, { "--set", "id=micro", "--set", "machine=microvm" }))
     assert.are.equal(0, code, err)
