@@ -155,37 +155,81 @@ static int p_alive(lua_State *L)
 	return 1;
 }
 
-static const char *const terminate_keys[] = { "grace", "signal", NULL };
+static const char *const terminate_keys[] = { "grace", "signal", "group", NULL };
 
-/* p:terminate{ grace = 5, signal = "SIGTERM" } -> how, code, seconds */
+struct terminate_opts {
+	double grace;
+	int sig;
+	int group;	/* the whole process group the process leads */
+};
+
+static void check_terminate_opts(lua_State *L, struct terminate_opts *o)
+{
+	o->grace = 5;
+	o->sig = SIGTERM;
+	o->group = 0;
+	if (!vl_check_options(L, 2, terminate_keys))
+		return;
+	lua_settop(L, 2);
+	if (lua_getfield(L, 2, "grace") != LUA_TNIL) {
+		luaL_argcheck(L, lua_type(L, 3) == LUA_TNUMBER && lua_tonumber(L, 3) >= 0, 2,
+			      "grace must be a number >= 0");
+		o->grace = lua_tonumber(L, 3);
+	}
+	if (lua_getfield(L, 2, "signal") != LUA_TNIL)
+		o->sig = vl_check_signal(L, 4);
+	if (lua_getfield(L, 2, "group") != LUA_TNIL) {
+		luaL_argcheck(L, lua_type(L, 5) == LUA_TBOOLEAN, 2, "group must be a boolean");
+		o->group = lua_toboolean(L, 5);
+	}
+}
+
+/* The process, or its whole group. A group outlives its leader while a
+ * member lives, and its number is not reused until then: signalling it
+ * after the leader was reaped reaches only what is left of it. */
+static int signal_target(vl_process *p, int group, int sig)
+{
+	if (group) {
+		if (kill(-p->pid, sig) == 0 || errno == ESRCH || errno == EPERM)
+			return 0;
+		return -1;
+	}
+	if (p->done)
+		return 0;
+	if (send_signal(p, sig) < 0 && errno != ESRCH)
+		return -1;
+	return 0;
+}
+
+/* The process (and with group, the rest of its group) gone by the deadline:
+ * 1, 0 deadline, -1 errno. */
+static int wait_gone(vl_process *p, int group, double deadline)
+{
+	int r = wait_done(p, deadline);
+	if (r == 1 && group)
+		r = vl_pgroup_wait(p->pid, p->pid, deadline);
+	return r;
+}
+
+/* p:terminate{ grace = 5, signal = "SIGTERM", group = false } -> how, code, seconds */
 static int p_terminate(lua_State *L)
 {
 	vl_process *p = vl_check_process(L, 1);
-	double grace = 5;
-	int sig = SIGTERM;
-
-	if (vl_check_options(L, 2, terminate_keys)) {
-		lua_settop(L, 2);
-		if (lua_getfield(L, 2, "grace") != LUA_TNIL) {
-			luaL_argcheck(L, lua_type(L, 3) == LUA_TNUMBER && lua_tonumber(L, 3) >= 0, 2,
-				      "grace must be a number >= 0");
-			grace = lua_tonumber(L, 3);
-		}
-		if (lua_getfield(L, 2, "signal") != LUA_TNIL)
-			sig = vl_check_signal(L, 4);
-	}
+	struct terminate_opts o;
+	check_terminate_opts(L, &o);
+	int group = o.group && p->leader;
 
 	double t0 = vl_monotonic();
 	int r = 1;
-	if (!vl_process_reap(p)) {
-		if (send_signal(p, sig) < 0 && errno != ESRCH)
+	if (!vl_process_reap(p) || group) {
+		if (signal_target(p, group, o.sig) < 0)
 			return vl_fail_errno(L, errno, "signal process %d", (int)p->pid);
-		r = wait_done(p, vl_deadline(grace));
+		r = wait_gone(p, group, vl_deadline(o.grace));
 	}
 	if (r == 0) {
-		if (send_signal(p, SIGKILL) < 0 && errno != ESRCH)
+		if (signal_target(p, group, SIGKILL) < 0)
 			return vl_fail_errno(L, errno, "kill process %d", (int)p->pid);
-		r = wait_done(p, -1);
+		r = wait_gone(p, group, -1);
 	}
 	if (r < 0)
 		return vl_fail_errno(L, errno, "wait for process %d", (int)p->pid);
@@ -312,11 +356,11 @@ static int proc_start_time(lua_State *L)
 static int proc_alive(lua_State *L)
 {
 	pid_t pid = check_pid(L, 1);
-	unsigned long long want = check_start_time(L, 2), start;
-	char state;
+	unsigned long long want = check_start_time(L, 2);
+	struct vl_procstat st;
 
-	lua_pushboolean(L, vl_proc_stat(pid, &state, &start) == 0 && start == want &&
-			   state != 'Z' && state != 'X');
+	lua_pushboolean(L, vl_proc_stat(pid, &st) == 0 && st.start == want &&
+			   st.state != 'Z' && st.state != 'X');
 	return 1;
 }
 
@@ -362,6 +406,7 @@ static int proc_attach(lua_State *L)
 	p->pidfd = fd;
 	p->start_time = want;
 	p->owner = getpid();
+	p->leader = getpgid(pid) == pid;
 	return 1;
 }
 

@@ -319,6 +319,7 @@ int vl_core_spawn(lua_State *L)
 	p->pidfd = child.pidfd;
 	p->child = 1;
 	p->owner = getpid();
+	p->leader = o.setsid || o.pgroup;
 	if (vl_proc_start_time(child.pid, &p->start_time) < 0)
 		p->start_time = 0;
 	for (int i = 0; i < 3; i++) {

@@ -1,7 +1,7 @@
 /*
- * /proc/<pid>/stat: the process state and its start time (field 22, clock
- * ticks since boot), which together with the pid name a process uniquely:
- * a recycled pid has a different start time.
+ * /proc/<pid>/stat: the process state, its process group (field 5) and its
+ * start time (field 22, clock ticks since boot), which together with the pid
+ * name a process uniquely: a recycled pid has a different start time.
  *
  * Field 2 (comm) is in parentheses and may itself contain spaces and
  * parentheses, so the fields are parsed after the *last* ')'.
@@ -15,7 +15,18 @@
 
 #include "process.h"
 
-int vl_proc_stat(pid_t pid, char *state, unsigned long long *start)
+/* A decimal field ended by a space, a newline or the end. */
+static int parse_number(const char *p, long long *v)
+{
+	char *end;
+	errno = 0;
+	*v = strtoll(p, &end, 10);
+	if (errno != 0 || end == p || *v < 0 || (*end != ' ' && *end != '\n' && *end != '\0'))
+		return -1;
+	return 0;
+}
+
+int vl_proc_stat(pid_t pid, struct vl_procstat *out)
 {
 	char path[64], buf[4096];
 	ssize_t n = 0, got = 0;
@@ -46,20 +57,23 @@ int vl_proc_stat(pid_t pid, char *state, unsigned long long *start)
 	if (p == NULL || p[1] != ' ' || p[2] == '\0')
 		goto malformed;
 	p += 2;
-	if (state != NULL)
-		*state = *p;
+	out->state = *p;
 	for (int field = 3; field < 22; field++) {
 		p = strchr(p, ' ');
 		if (p == NULL)
 			goto malformed;
 		p++;
+		if (field + 1 == 5) {
+			long long g;
+			if (parse_number(p, &g) < 0)
+				goto malformed;
+			out->pgrp = (pid_t)g;
+		}
 	}
-	char *end;
-	errno = 0;
-	unsigned long long v = strtoull(p, &end, 10);
-	if (errno != 0 || end == p || (*end != ' ' && *end != '\n' && *end != '\0'))
+	long long v;
+	if (parse_number(p, &v) < 0)
 		goto malformed;
-	*start = v;
+	out->start = (unsigned long long)v;
 	return 0;
 
 malformed:
@@ -69,5 +83,9 @@ malformed:
 
 int vl_proc_start_time(pid_t pid, unsigned long long *start)
 {
-	return vl_proc_stat(pid, NULL, start);
+	struct vl_procstat st;
+	if (vl_proc_stat(pid, &st) < 0)
+		return -1;
+	*start = st.start;
+	return 0;
 }

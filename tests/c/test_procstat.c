@@ -31,11 +31,13 @@ static unsigned long long naive_start(pid_t pid)
 int main(void)
 {
 	unsigned long long start = 0, child_start = 0;
-	char state = 0;
+	struct vl_procstat st = { 0 };
 
-	int r = vl_proc_stat(getpid(), &state, &start);
+	int r = vl_proc_stat(getpid(), &st);
+	start = st.start;
 	OK(r == 0 && start == naive_start(getpid()) && start > 0, "own start time %llu", start);
-	OK(state == 'R', "own state is R (%c)", state);
+	OK(st.state == 'R', "own state is R (%c)", st.state);
+	OK(st.pgrp == getpgrp(), "own process group %d", (int)st.pgrp);
 	OK(vl_proc_start_time(getpid(), &child_start) == 0 && child_start == start, "vl_proc_start_time agrees");
 
 	int p[2], q[2];
@@ -60,11 +62,12 @@ int main(void)
 			comm[0] = '\0';
 		fclose(f);
 	}
-	state = 0;
-	child_start = 0;
-	r = vl_proc_stat(pid, &state, &child_start);
-	OK(r == 0 && child_start >= start && (state == 'S' || state == 'R'),
-	   "a comm with ') (' and digits: state %c, start %llu (comm %s)", state, child_start, strtok(comm, "\n"));
+	memset(&st, 0, sizeof st);
+	r = vl_proc_stat(pid, &st);
+	child_start = st.start;
+	OK(r == 0 && child_start >= start && (st.state == 'S' || st.state == 'R') && st.pgrp == getpgrp(),
+	   "a comm with ') (' and digits: state %c, group %d, start %llu (comm %s)", st.state, (int)st.pgrp,
+	   child_start, strtok(comm, "\n"));
 	if (write(p[1], "x", 1) < 0)
 		return 1;
 	waitpid(pid, NULL, 0);

@@ -146,6 +146,19 @@ describe("sandbox lifecycle", function()
       assert.are.equal("failed", E.state(w, "hx").status)
     end)
 
+    it("a helper is stopped with what it forked: run returns once its child is gone too", function()
+      local code, _, err = E.vmlua(w, fc(w, "fk", { "--set", "helper=forks" }))
+      assert.are.equal(0, code, err)
+      local member = assert(tonumber(H.read(w.run .. "/fk/member.pid")))
+      local stat = H.read(("/proc/%d/stat"):format(member)) -- nil once reaped
+      assert.truthy(not stat or stat:match("^%d+ %b() ([ZX])"), stat)
+      assert.truthy(err:find("forker", 1, true), err)
+      local st = E.state(w, "fk")
+      assert.are.same({ how = "exited", code = 0 }, { how = st.processes.forker.exit.how,
+                                                       code = st.processes.forker.exit.code })
+      assert.truthy(st.processes.forker.exit.seconds >= 0.3, st.processes.forker.exit.seconds)
+    end)
+
     it("on_helper_exit returning true keeps the sandbox running", function()
       local r = E.start(w, fc(w, "hk", { "--set", "helper=keep", "--set", "keep=1" }))
       assert.is_true(E.wait_text(r.out, "HOOK on_helper_exit shortlived exited 0", 30))

@@ -130,6 +130,68 @@ describe("vmlua.Process", function()
       p:close()
     end)
 
+    describe("group = true", function()
+      -- A leader (setsid) that forks a member and prints its pid; the
+      -- member outlives the leader unless the group is stopped.
+      local function group(script)
+        local p = assert(core.spawn { argv = { "/bin/sh", "-c", script }, setsid = true, stdout = "pipe" })
+        local member = assert(tonumber(p.stdout:read_line(10)))
+        return p, member, assert(core.proc.start_time(member))
+      end
+
+      it("stops the members the leader leaves behind, and returns once they are gone", function()
+        local p, member, start = group("sleep 60 & echo $!; wait")
+        local how, code, secs = p:terminate { grace = 5, group = true }
+        assert.same({ "killed", 15 }, { how, code })
+        assert.is_false(core.proc.alive(member, start))
+        assert.is_true(secs < 2, secs)
+        p:close()
+      end)
+
+      it("kills a member that ignores the signal once the grace is over", function()
+        -- the member prints its pid once it ignores SIGTERM (inherited)
+        local p, member, start = group([[(trap '' TERM; exec sh -c 'echo $$; exec sleep 60') & wait]])
+        local how, code, secs = p:terminate { grace = 0.3, group = true }
+        assert.same({ "killed", 15 }, { how, code })
+        assert.is_false(core.proc.alive(member, start))
+        assert.is_true(secs >= 0.3 and secs < 2.3, secs)
+        p:close()
+      end)
+
+      it("reaches the members of a leader that has already exited", function()
+        local p, member, start = group("sleep 60 & echo $!")
+        assert.same({ "exited", 0 }, { p:wait(10) })
+        assert.is_true(core.proc.alive(member, start))
+        local how, code = p:terminate { grace = 5, group = true }
+        assert.same({ "exited", 0 }, { how, code })
+        assert.is_false(core.proc.alive(member, start))
+        p:close()
+      end)
+
+      it("works on an attached leader (vmlua stop when the supervisor is gone)", function()
+        local p, member, start = group("sleep 60 & echo $!; wait")
+        local a = assert(core.proc.attach(p.pid, p.start_time))
+        local how = a:terminate { grace = 5, group = true }
+        assert.equal("exited", how) -- not ours: how it ended is not known
+        assert.is_false(core.proc.alive(member, start))
+        a:close()
+        p:close()
+      end)
+
+      it("is the process alone without it, or when the process leads no group", function()
+        local p, member, start = group("sleep 60 & echo $!; wait")
+        p:terminate { grace = 5 }
+        assert.is_true(core.proc.alive(member, start))
+        assert.is_true(core.kill(member, "SIGKILL"))
+        p:close()
+        -- not a leader: group = true must not signal the caller's own group
+        local q = fake()
+        local how, code = q:terminate { grace = 5, group = true }
+        assert.same({ "exited", 0 }, { how, code })
+        q:close()
+      end)
+    end)
+
     it("checks its options", function()
       local p = fake()
       assert.has_error(function() p:terminate { grace = -1 } end)
@@ -137,6 +199,8 @@ describe("vmlua.Process", function()
         "bad argument #1 to 'terminate' (unknown option 'wait')")
       assert.has_error(function() p:terminate { signal = "NOPE" } end)
       assert.has_error(function() p:terminate(5) end)
+      assert.has_error(function() p:terminate { group = 1 } end,
+        "bad argument #1 to 'terminate' (group must be a boolean)")
       assert.is_true(p:alive())
       p:close()
     end)

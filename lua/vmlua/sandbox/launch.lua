@@ -169,8 +169,7 @@ function M.teardown(rt, message)
     if #quick == 0 then quick = { { name = "term", grace = 3 } } end
     stop.stop_hypervisor(rt, quick)
   end
-  stop.stop_helpers(rt)
-  stop.remove_sockets(rt)
+  stop.stop_rest(rt)
   rt:save("failed", { error = message, failed_at = core.time() })
   rt:hook("on_failure", message)
 end
@@ -199,8 +198,7 @@ end
 -- record the error.
 local function emergency_stop(rt, err)
   for _, e in pairs(rt.procs) do
-    if e.proc:alive() then e.proc:signal("SIGKILL") end
-    e.proc:wait(5)
+    pcall(e.proc.terminate, e.proc, { signal = "SIGKILL", grace = 5, group = true })
   end
   pcall(stop.remove_sockets, rt)
   if rt.store then pcall(rt.save, rt, "failed", { error = tostring(err), failed_at = core.time() }) end

@@ -126,13 +126,16 @@ function M.stop_hypervisor(rt, steps, opts)
 end
 
 --- Stop every helper (newest first): its stop signal, a grace, then SIGKILL.
+-- Each runs in its own process group (spawned with setsid), and the whole
+-- group is stopped: what a helper forked (virtiofsd's sandboxed child, the
+-- commands of a shell script) is gone too before the helper counts as stopped.
 function M.stop_helpers(rt)
   local out = {}
   for i = #rt.plan.processes, 1, -1 do
     local p = rt.plan.processes[i]
     local e = rt.procs[p.name]
     if e and p.role ~= "hypervisor" then
-      local how, code, secs = e.proc:terminate { grace = p.stop and p.stop.grace or 5,
+      local how, code, secs = e.proc:terminate { grace = p.stop and p.stop.grace or 5, group = true,
                                                  signal = p.stop and p.stop.signal or "SIGTERM" }
       out[p.name] = { how = how, code = code, seconds = secs }
       rt.state.processes[p.name].exit = out[p.name]
@@ -154,6 +157,14 @@ function M.remove_sockets(rt)
   end
 end
 
+--- Once the hypervisor has ended: what it forked and left behind (its
+-- process group), the helpers, the sockets.
+function M.stop_rest(rt)
+  if rt.hv then rt.hv:terminate { grace = 1, group = true } end
+  M.stop_helpers(rt)
+  M.remove_sockets(rt)
+end
+
 --- The whole stop: policy on the hypervisor, helpers, sockets, state.
 function M.run(rt, opts)
   opts = opts or {}
@@ -164,8 +175,7 @@ function M.run(rt, opts)
     local msg = string.format("stop: hypervisor ended after %s (%.2f s)", res.step, res.seconds)
     if rt.show_progress then rt:progress("%s", msg) else rt:log("info", msg) end
   end
-  M.stop_helpers(rt)
-  M.remove_sockets(rt)
+  M.stop_rest(rt)
   local clean = res.exit and res.exit.how == "exited" and res.exit.code == 0
   rt:save("stopped", {
     stop = { step = res.step, seconds = res.seconds, total = res.total },

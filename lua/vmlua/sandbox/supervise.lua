@@ -34,8 +34,7 @@ local function hypervisor_exited(rt, ev)
   rt.state.exit_noticed_mono = rt.state.exit_noticed_mono or core.monotonic()
   local clean = ev.how == "exited" and ev.code == 0
   rt:progress("hypervisor %s", clean and "shut down" or rt:describe_exit("hypervisor", ev, nil))
-  stop.stop_helpers(rt)
-  stop.remove_sockets(rt)
+  stop.stop_rest(rt)
   local exit = { how = ev.how, code = ev.code }
   if clean then
     rt:save("stopped", { exit = exit, stop = { step = "guest poweroff" }, stopped_at = core.time() })
