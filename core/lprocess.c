@@ -190,9 +190,12 @@ static void check_terminate_opts(lua_State *L, struct terminate_opts *o)
 static int signal_target(vl_process *p, int group, int sig)
 {
 	if (group) {
-		if (kill(-p->pid, sig) == 0 || errno == ESRCH || errno == EPERM)
+		if (kill(-p->pid, sig) < 0 && errno != ESRCH && errno != EPERM)
+			return -1;
+		/* A leader that moved to another group (setpgid) is not
+		 * reached by the group's signal. */
+		if (p->done || vl_process_reap(p) || getpgid(p->pid) == p->pid)
 			return 0;
-		return -1;
 	}
 	if (p->done)
 		return 0;

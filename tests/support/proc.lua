@@ -15,6 +15,11 @@ function P.getpid()
   return pid
 end
 
+--- Our process group (field 5 of /proc/self/stat).
+function P.getpgrp()
+  return tonumber(P.stat(P.getpid())[3])
+end
+
 --- Fields of /proc/<pid>/stat after the comm (index 1 = field 3, the state).
 function P.stat(pid)
   local f = io.open("/proc/" .. pid .. "/stat")

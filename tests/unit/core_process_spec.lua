@@ -178,6 +178,18 @@ describe("vmlua.Process", function()
         p:close()
       end)
 
+      it("still reaches a leader that moved to another group", function()
+        -- spawned as a group leader, it joins our group (perl-base is Essential in Debian)
+        local p = assert(core.spawn { argv = { "perl", "-e",
+          "$| = 1; setpgrp(0, " .. P.getpgrp() .. ") or die $!; print qq{moved\\n}; sleep 60" },
+          pgroup = true, stdout = "pipe" })
+        assert.equal("moved", p.stdout:read_line(10))
+        local how, code, secs = p:terminate { grace = 5, group = true }
+        assert.same({ "killed", 15 }, { how, code })
+        assert.is_true(secs < 2, secs)
+        p:close()
+      end)
+
       it("is the process alone without it, or when the process leads no group", function()
         local p, member, start = group("sleep 60 & echo $!; wait")
         p:terminate { grace = 5 }
