@@ -33,17 +33,23 @@ int vl_write_all(int fd, const void *p, size_t n)
 int vl_read_all(int fd, size_t max, char **out, size_t *len)
 {
 	struct stat st;
-	size_t cap, n = 0;
 
 	if (fstat(fd, &st) < 0)
 		return -1;
-	if ((uintmax_t)st.st_size > max) {
+	return vl_read_all_stat(fd, &st, max, out, len);
+}
+
+int vl_read_all_stat(int fd, const struct stat *st, size_t max, char **out, size_t *len)
+{
+	size_t cap, n = 0;
+
+	if ((uintmax_t)st->st_size > max) {
 		errno = EFBIG;
 		return -1;
 	}
 	/* Room for the NUL and one byte more, so that the read that sees the
 	 * end of a file of exactly max bytes has somewhere to go. */
-	cap = (size_t)st.st_size + 2;
+	cap = (size_t)st->st_size + 2;
 	char *buf = malloc(cap);
 	if (buf == NULL)
 		return -1;
@@ -63,7 +69,8 @@ int vl_read_all(int fd, size_t max, char **out, size_t *len)
 			buf = p;
 			cap *= 2;
 		}
-		ssize_t r = read(fd, buf + n, cap - 1 - n);
+		size_t want = cap - 1 - n;
+		ssize_t r = read(fd, buf + n, want);
 		if (r < 0 && errno == EINTR)
 			continue;
 		if (r < 0) {
@@ -75,6 +82,11 @@ int vl_read_all(int fd, size_t max, char **out, size_t *len)
 		if (r == 0)
 			break;
 		n += (size_t)r;
+		/* A regular file's read comes up short only at its end: no need
+		 * for one more read to see EOF. (procfs and friends report size
+		 * 0 and are read until read() says 0.) */
+		if (S_ISREG(st->st_mode) && st->st_size > 0 && (size_t)r < want)
+			break;
 	}
 	if (n > max) {
 		free(buf);

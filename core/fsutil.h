@@ -15,6 +15,11 @@ int vl_write_all(int fd, const void *p, size_t n);
  * it). Refuses files larger than max (EFBIG). 0, or -1 with errno. */
 int vl_read_all(int fd, size_t max, char **out, size_t *len);
 
+/* The same for a file the caller has already fstat()ed into *st: saves the
+ * second fstat. */
+struct stat;
+int vl_read_all_stat(int fd, const struct stat *st, size_t max, char **out, size_t *len);
+
 /* Remove name (relative to dirfd) and, if it is a directory, everything
  * below it. Symlinks are removed, never followed; directories on another
  * filesystem than dirfd's are not entered (EXDEV). 0, or -1 with errno and

@@ -42,6 +42,10 @@ int vl_proc_stat(pid_t pid, struct vl_procstat *out)
 		if (n <= 0)
 			break;
 		got += n;
+		/* procfs hands the whole line to the first read: a line that
+		 * ends in '\n' is complete, so skip the read that sees EOF. */
+		if (buf[got - 1] == '\n')
+			break;
 	}
 	int e = errno;
 	close(fd);

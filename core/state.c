@@ -14,9 +14,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <json-c/json.h>
+#include <linux/openat2.h>
 
 #include "fsutil.h"
 #include "jsontext.h"
@@ -93,6 +95,12 @@ int vl_store_open_sandbox(vl_store *s, const char *id, int create, vl_error *e)
 	int fd = openat(s->dirfd, id, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0) {
 		int err = errno;
+		struct stat st;
+		/* Linux says ENOTDIR, not ELOOP, for a symlink opened with
+		 * O_DIRECTORY | O_NOFOLLOW: look, to name the cause. */
+		if (err == ENOTDIR && fstatat(s->dirfd, id, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+		    S_ISLNK(st.st_mode))
+			err = ELOOP;
 		if (err == ELOOP || err == ENOTDIR)
 			return vl_err(e, err, "sandbox dir %s/%s: %s", s->dir, id,
 				      err == ELOOP ? "is a symlink" : "not a directory");
@@ -213,6 +221,42 @@ static int no_state(vl_error *e, const char *id)
 	return vl_err(e, ENOENT, "no state for sandbox '%s'", id);
 }
 
+/* O_NONBLOCK: a FIFO planted as state.json must not hang us. */
+#define STATE_OPEN_FLAGS (O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC)
+
+/* Open <id>/state.json below the run dir without following a symlink on
+ * the way. openat2's RESOLVE_NO_SYMLINKS does it in one call (`ps` opens a
+ * thousand of these); when that fails for any reason (an old kernel, no
+ * state, a symlink) the step-by-step path below runs and gives the precise
+ * message. */
+static int open_state_file(vl_store *s, const char *id, const char *path, vl_error *e)
+{
+#ifdef SYS_openat2
+	char rel[VL_ID_MAX + sizeof "/" VL_STATE_FILE];
+	struct open_how how = {
+		.flags = STATE_OPEN_FLAGS,
+		.resolve = RESOLVE_NO_SYMLINKS | RESOLVE_BENEATH,
+	};
+	snprintf(rel, sizeof rel, "%s/" VL_STATE_FILE, id);
+	int fast = (int)syscall(SYS_openat2, s->dirfd, rel, &how, sizeof how);
+	if (fast >= 0)
+		return fast;
+#endif
+	int dirfd = vl_store_open_sandbox(s, id, 0, e);
+	if (dirfd < 0)
+		return e->code == ENOENT ? no_state(e, id) : -1;
+	int fd = openat(dirfd, VL_STATE_FILE, STATE_OPEN_FLAGS);
+	int err = errno;
+	close(dirfd);
+	if (fd >= 0)
+		return fd;
+	if (err == ENOENT)
+		return no_state(e, id);
+	if (err == ELOOP)
+		return vl_err(e, err, "state file %s: is a symlink", path);
+	return vl_err_sys(e, err, "state file %s", path);
+}
+
 /* Check the schema member of a loaded state object. */
 static int check_schema(struct json_object *o, const char *path, vl_error *e)
 {
@@ -238,20 +282,10 @@ int vl_store_load(vl_store *s, const char *id, struct json_object **out, vl_erro
 	if (vl_check_id(id, strlen(id), e) < 0)
 		return -1;
 	snprintf(path, sizeof path, "%s/%s/" VL_STATE_FILE, s->dir, id);
-	int dirfd = vl_store_open_sandbox(s, id, 0, e);
-	if (dirfd < 0)
-		return e->code == ENOENT ? no_state(e, id) : -1;
-	/* O_NONBLOCK: a FIFO planted as state.json must not hang us. */
-	int fd = openat(dirfd, VL_STATE_FILE, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
-	int err = errno;
-	close(dirfd);
-	if (fd < 0) {
-		if (err == ENOENT)
-			return no_state(e, id);
-		if (err == ELOOP)
-			return vl_err(e, err, "state file %s: is a symlink", path);
-		return vl_err_sys(e, err, "state file %s", path);
-	}
+	int fd = open_state_file(s, id, path, e);
+	if (fd < 0)
+		return -1;
+	int err;
 	struct stat st;
 	if (fstat(fd, &st) < 0) {
 		err = errno;
@@ -264,7 +298,7 @@ int vl_store_load(vl_store *s, const char *id, struct json_object **out, vl_erro
 	}
 	char *text;
 	size_t len;
-	if (vl_read_all(fd, VL_STATE_MAX, &text, &len) < 0) {
+	if (vl_read_all_stat(fd, &st, VL_STATE_MAX, &text, &len) < 0) {
 		err = errno;
 		close(fd);
 		if (err == EFBIG)
@@ -304,16 +338,20 @@ void vl_store_list_free(char **ids, size_t n)
 	free(ids);
 }
 
-/* 1 when name (an entry of the run dir) is a sandbox with a state file. */
-static int has_state(int dirfd, const char *name)
+/* 1 when de (an entry of the run dir) is a sandbox with a state file. */
+static int has_state(int dirfd, const struct dirent *de)
 {
 	struct stat st;
 	char rel[VL_ID_MAX + sizeof "/" VL_STATE_FILE];
 	vl_error ignored;
+	const char *name = de->d_name;
 
 	if (vl_check_id(name, strlen(name), &ignored) < 0)
 		return 0;
-	if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISDIR(st.st_mode))
+	/* d_type saves a stat per entry; some filesystems leave it unknown. */
+	if (de->d_type != DT_DIR &&
+	    (de->d_type != DT_UNKNOWN || fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
+	     !S_ISDIR(st.st_mode)))
 		return 0;
 	snprintf(rel, sizeof rel, "%s/" VL_STATE_FILE, name);
 	return fstatat(dirfd, rel, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode);
@@ -335,7 +373,7 @@ int vl_store_list(vl_store *s, char ***ids, size_t *n, vl_error *e)
 	struct dirent *de;
 	int err = 0;
 	while ((de = readdir(d)) != NULL) {
-		if (!has_state(s->dirfd, de->d_name))
+		if (!has_state(s->dirfd, de))
 			continue;
 		if (*n == cap) {
 			size_t ncap = cap ? cap * 2 : 16;

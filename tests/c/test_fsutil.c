@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "fsutil.h"
@@ -50,6 +51,24 @@ static void test_read_all_limit(const char *dir)
 	text = NULL;
 	OK(vl_read_all(fd, 10, &text, &len) == 0 && len == 0 && text != NULL && text[0] == '\0',
 	   "an empty file gives an empty string");
+	free(text);
+	close(fd);
+
+	/* A regular file that grew after its fstat: the short-read shortcut
+	 * must not cut it at the old size. */
+	fd = file_of(dir, 10);
+	struct stat st;
+	fstat(fd, &st);
+	char more[90];
+	memset(more, 'y', sizeof more);
+	lseek(fd, 0, SEEK_END);
+	if (vl_write_all(fd, more, sizeof more) < 0 || lseek(fd, 0, SEEK_SET) != 0)
+		exit(1);
+	text = NULL;
+	len = 0;
+	r = vl_read_all_stat(fd, &st, 4096, &text, &len);
+	OK(r == 0 && len == 100 && text[99] == 'y' && text[100] == '\0',
+	   "a file that grew after its fstat is read whole (%zu bytes)", len);
 	free(text);
 	close(fd);
 
