@@ -338,6 +338,17 @@ void vl_store_list_free(char **ids, size_t n)
 	free(ids);
 }
 
+/* 1 when de is a real directory (not a symlink to one). d_type saves a
+ * stat per entry; some filesystems leave it unknown. */
+static int is_dir_entry(int dirfd, const struct dirent *de)
+{
+	struct stat st;
+
+	if (de->d_type != DT_UNKNOWN)
+		return de->d_type == DT_DIR;
+	return fstatat(dirfd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISDIR(st.st_mode);
+}
+
 /* 1 when de (an entry of the run dir) is a sandbox with a state file. */
 static int has_state(int dirfd, const struct dirent *de)
 {
@@ -346,12 +357,7 @@ static int has_state(int dirfd, const struct dirent *de)
 	vl_error ignored;
 	const char *name = de->d_name;
 
-	if (vl_check_id(name, strlen(name), &ignored) < 0)
-		return 0;
-	/* d_type saves a stat per entry; some filesystems leave it unknown. */
-	if (de->d_type != DT_DIR &&
-	    (de->d_type != DT_UNKNOWN || fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
-	     !S_ISDIR(st.st_mode)))
+	if (vl_check_id(name, strlen(name), &ignored) < 0 || !is_dir_entry(dirfd, de))
 		return 0;
 	snprintf(rel, sizeof rel, "%s/" VL_STATE_FILE, name);
 	return fstatat(dirfd, rel, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode);
