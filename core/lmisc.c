@@ -5,6 +5,8 @@
  *   getpid(), getuid() -> integer      isatty(fd | file) -> boolean
  *   monotonic(), time() -> seconds (float)
  *   sd_notify(state) -> true | false (NOTIFY_SOCKET unset) | nil, msg, errno
+ *   errno: { ENOENT = 2, ETIMEDOUT = 110, ... } (this system's numbers, as
+ *          luaposix's posix.errno), so Lua code compares names, not numbers
  * and core.fs (lfs.c).
  */
 #include <errno.h>
@@ -104,8 +106,33 @@ static const luaL_Reg misc_funcs[] = {
 	{ NULL, NULL },
 };
 
+/* The errno values Lua code compares against (the third result of a
+ * failure). Names as in <errno.h>; add one when a caller needs it. */
+static const struct {
+	const char *name;
+	int value;
+} errno_names[] = {
+	{ "EPERM", EPERM }, { "ENOENT", ENOENT }, { "ESRCH", ESRCH }, { "EINTR", EINTR },
+	{ "EIO", EIO }, { "EBADF", EBADF }, { "ECHILD", ECHILD }, { "EAGAIN", EAGAIN },
+	{ "ENOMEM", ENOMEM }, { "EACCES", EACCES }, { "EBUSY", EBUSY }, { "EEXIST", EEXIST },
+	{ "ENOTDIR", ENOTDIR }, { "EISDIR", EISDIR }, { "EINVAL", EINVAL }, { "EMFILE", EMFILE },
+	{ "ENOSPC", ENOSPC }, { "EPIPE", EPIPE }, { "ERANGE", ERANGE }, { "ENAMETOOLONG", ENAMETOOLONG },
+	{ "ENOSYS", ENOSYS }, { "ELOOP", ELOOP }, { "EPROTO", EPROTO }, { "EMSGSIZE", EMSGSIZE },
+	{ "EADDRINUSE", EADDRINUSE }, { "ECONNABORTED", ECONNABORTED }, { "ECONNRESET", ECONNRESET },
+	{ "ENOTCONN", ENOTCONN }, { "ETIMEDOUT", ETIMEDOUT }, { "ECONNREFUSED", ECONNREFUSED },
+	{ "EALREADY", EALREADY }, { "EINPROGRESS", EINPROGRESS }, { "ENODEV", ENODEV },
+	{ "ENXIO", ENXIO }, { "EROFS", EROFS }, { "ENOTSOCK", ENOTSOCK }, { "EOPNOTSUPP", EOPNOTSUPP },
+	{ "E2BIG", E2BIG }, { "ENOEXEC", ENOEXEC },
+};
+
 void vl_open_misc(lua_State *L)
 {
 	luaL_setfuncs(L, misc_funcs, 0);
+	lua_createtable(L, 0, (int)(sizeof errno_names / sizeof errno_names[0]));
+	for (size_t i = 0; i < sizeof errno_names / sizeof errno_names[0]; i++) {
+		lua_pushinteger(L, errno_names[i].value);
+		lua_setfield(L, -2, errno_names[i].name);
+	}
+	lua_setfield(L, -2, "errno");
 	vl_open_fs(L);
 }

@@ -32,7 +32,7 @@ local M = {}
 M.DEFAULT_TIMEOUT = 30
 M.MAX_QUEUED_EVENTS = 1024
 
-local ETIMEDOUT = 110
+local ETIMEDOUT = core.errno.ETIMEDOUT
 local ARRAY_MT = getmetatable(json.array())
 
 local check = require "vmlua.qmp.check"
