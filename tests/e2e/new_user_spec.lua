@@ -113,6 +113,32 @@ describe("what new users hit", function()
     assert.truthy(core.monotonic() - t0 < 30)
   end)
 
+  it("the documented step replacement waits for the agent's socket", function()
+    local agent = w.dir .. "/agent.sock"
+    local code, _, err = E.vmlua(w, args("run", "docstep", { "--set", "doc_step=" .. agent }))
+    assert.are.equal(1, code, err)
+    assert.truthy(err:find("socket probe (" .. agent .. ") did not pass within 2", 1, true), err)
+    local l = assert(core.socket.listen(agent))
+    code, _, err = E.vmlua(w, args("run", "docstep", { "--set", "doc_step=" .. agent }))
+    l:close()
+    core.fs.remove(agent)
+    assert.are.equal(0, code, err)
+  end)
+
+  it("plan --json's keys are the ones the plan's documentation maps", function()
+    local doc = assert(H.read(H.root .. "/docs/api/vmlua.md"))
+    local table_text = assert(doc:match("| `plan %-%-json` key | from the Lua plan |\n(.-)\n\n"))
+    local code, out, err = E.vmlua(w, args("plan", "pj", { "--json" }))
+    assert.are.equal(0, code, err)
+    local keys = {}
+    for k in pairs(core.json.decode(out)) do keys[#keys + 1] = k end
+    table.sort(keys)
+    assert.truthy(#keys >= 10)
+    for _, k in ipairs(keys) do
+      assert.truthy(table_text:find("`" .. k .. "`", 1, true), "plan --json key '" .. k .. "' is not documented")
+    end
+  end)
+
   it("a run whose on_ready raised is recorded as failed, with the error", function()
     local code, _, err = E.vmlua(w, args("run", "raiser", { "--set", "raise=1" }))
     assert.are.equal(1, code)
