@@ -26,12 +26,6 @@ local function args(cmd, id, extra)
   return a
 end
 
-local function lines_of(s, prefix)
-  local out = {}
-  for l in s:gmatch("[^\n]+") do if l:sub(1, #prefix) == prefix then out[#out + 1] = l end end
-  return out
-end
-
 describe("what new users hit", function()
   local w
   before_each(function() w = E.world() end)
@@ -95,7 +89,7 @@ describe("what new users hit", function()
   it("a start that fails after the hypervisor started calls on_exit, then on_failure", function()
     local code, out, err = E.vmlua(w, args("run", "late", { "--set", "want=NEVER-PRINTED", "--set", "timeout=1" }))
     assert.are.equal(1, code, err)
-    local hooks = lines_of(out, "HOOK")
+    local hooks = E.lines_of(out, "HOOK")
     assert.are.equal(2, #hooks, out)
     assert.truthy(hooks[1]:find("^HOOK on_exit "), out)
     assert.truthy(hooks[2]:find('^HOOK on_failure ready: serial probe %("NEVER%-PRINTED"%) did not pass'), out)
@@ -165,9 +159,7 @@ describe("what new users hit", function()
   it("a re-run keeps the previous run's logs as NAME.log.1", function()
     assert.are.equal(0, (E.vmlua(w, args("run", "again"))))
     local dir = w.run .. "/again/"
-    local f = assert(io.open(dir .. "serial.log", "a"))
-    f:write("FIRST RUN\n")
-    f:close()
+    H.write(dir .. "serial.log", "FIRST RUN\n", "ab")
     assert.are.equal(0, (E.vmlua(w, args("run", "again"))))
     assert.truthy(E.read(dir .. "serial.log.1"):find("FIRST RUN", 1, true))
     assert.falsy(E.read(dir .. "serial.log"):find("FIRST RUN", 1, true))
