@@ -269,19 +269,21 @@ end
 -- The detaching parent: wait for the supervisor's report. A Ctrl-C or a
 -- SIGTERM meanwhile is passed on (the supervisor aborts the start and tears
 -- it down, or, if it was ready, stops the sandbox); we return 1 once the
--- supervisor has finished. Returns the line, or nil and the signal.
+-- supervisor has finished. Returns the line, or nil, the signal and
+-- whether the supervisor ended.
 local function await_report(rt, chan, pid)
   local signals = require "vmlua.sandbox.signals"
   while true do
     local i, ev = core.wait({ { readable = chan }, { signal = signals.STOP } })
     if i == 2 then
       local sup = core.proc.attach(pid, core.proc.start_time(pid))
+      local ended = sup == nil -- already gone
       if sup then
         local policy, forced = require("vmlua.sandbox.control").budget(rt.state)
-        signals.stop_supervisor(sup, { policy = policy, forced = forced })
+        ended = signals.stop_supervisor(sup, { policy = policy, forced = forced })
         sup:close()
       end
-      return nil, ev.signal
+      return nil, ev.signal, ended
     end
     if i == nil then return nil end
     local line, rerr = chan:read_line(0)
@@ -300,10 +302,11 @@ function M.detach(rt)
   if role == "parent" then
     rt.detached_parent, rt.supervisor_pid = true, pid
     rt.lock:close() -- the supervisor holds the lock now
-    local line, signal = await_report(rt, chan, pid)
+    local line, signal, ended = await_report(rt, chan, pid)
     chan:close()
     if signal then
-      return 1, string.format("interrupted by %s during the start; the sandbox was stopped", signal)
+      return 1, string.format("interrupted by %s during the start; %s", signal, ended and "the sandbox was stopped"
+                              or string.format("its supervisor (pid %d) did not finish stopping it", pid))
     end
     local what, a, b, msg = (line or ""):match("^(%a+)\t(%d+)\t(%d+)\t?(.*)$")
     if what then show_supervisor_output(log, a, b) end
