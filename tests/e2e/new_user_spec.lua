@@ -82,7 +82,7 @@ describe("what new users hit", function()
   it("a missing share source suggests create = true", function()
     local code, _, err = E.vmlua(w, args("check", "nosrc", { "--set", "share=" .. w.dir .. "/nope" }))
     assert.are.equal(2, code, err)
-    assert.truthy(err:find(string.format("new-user.lua:%d: shares[1].source: %s/nope: No such file or directory " ..
+    assert.truthy(err:find(string.format("new-user.lua:%d: shares[1].source: stat %s/nope: No such file or directory " ..
                                          "(create = true makes it)", SANDBOX_LINE, w.dir), 1, true), err)
   end)
 

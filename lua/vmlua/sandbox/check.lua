@@ -53,9 +53,7 @@ function M.problems(sb, plan)
     local src = sb:resolve(s.source)
     if not (s.create and not core.fs.exists(src)) then
       local rok, rerr = readable(src, true)
-      if not rok and not core.fs.exists(src) then
-        rerr = src .. ": No such file or directory (create = true makes it)"
-      end
+      if not rok and not core.fs.exists(src) then rerr = rerr .. " (create = true makes it)" end
       if not rok then add(string.format("shares[%d].source", i), rerr) end
     end
   end

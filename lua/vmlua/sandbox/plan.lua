@@ -182,11 +182,12 @@ function M.add_hypervisor(sb, plan)
   -- The builder raises for a config it cannot launch (a recipe that edited
   -- cfg.fields by hand): that is a recipe error, reported with the others.
   local valid, verr = plan.config:validate()
-  local launch = { argv = { plan.config:binary() } }
+  local launch
   if valid then
     launch = plan.driver.launch(plan.config, plan.flow)
   else
     add_error(plan, "hypervisor: %s", tostring(verr))
+    launch = { argv = { plan.config:binary() } }
   end
   plan.vm_config, plan.net_hotplug = launch.vm_config, launch.net_hotplug
   plan.hypervisor = {
