@@ -344,9 +344,11 @@ end
 
 -- A directory to search, normalised and absolute: its real path when it
 -- exists.
+-- (vmlua.core only when it is loaded already, as it is in vmlua: this
+-- module also serves a plain Lua without it.)
 local function search_dir(dir)
-  local ok, core = pcall(require, "vmlua.core")
-  if not ok then return lexical(dir) end
+  local core = package.loaded["vmlua.core"]
+  if not core then return lexical(dir) end
   local real = core.fs.realpath(dir)
   if real then return real end
   if dir:sub(1, 1) ~= "/" then dir = (core.fs.realpath(".") or ".") .. "/" .. dir end
@@ -384,9 +386,9 @@ end
 
 -- The parameter sets found in the search directories, for "did you mean".
 local function known_sets()
-  local ok, core = pcall(require, "vmlua.core")
+  local core = package.loaded["vmlua.core"]
   local names = {}
-  if not ok then return names end
+  if not core then return names end
   for _, d in ipairs(search_dirs()) do
     for _, f in ipairs(core.fs.list(d) or {}) do
       local n = f:match("^(.+)%.lua$")
