@@ -116,4 +116,10 @@ function D.boot()
   return true
 end
 
+-- ---- status
+
+--- The `vm_state` of a paused VM (query-status): `vmlua ps` shows such a sandbox
+-- as "paused".
+D.paused_state = "paused"
+
 return D

@@ -15,6 +15,8 @@ M.USAGE, M.RUNTIME = 2, 1
 M.alive = liveness.alive
 M.live_processes = liveness.live_processes
 M.status = liveness.status
+--- The status `vmlua ps` shows: "paused" too, asked live (sandbox/runstate.lua).
+M.shown_status = function(st) return require("vmlua.sandbox.runstate").status(st) end
 
 function M.run_dir()
   return core.paths.default_run_dir()
@@ -107,8 +109,9 @@ end
 
 -- ------------------------------------------------------------ stopping
 
--- The supervisor's stop budget from the state (see stop.budget).
-local function budget(st)
+--- The supervisor's stop budget from the state (see stop.budget): the
+-- seconds of a whole stop, and of a forced one.
+function M.budget(st)
   local b = type(st.stop_budget) == "table" and st.stop_budget or {}
   local d = require("vmlua.sandbox").DEFAULTS
   local forced = type(b.forced) == "number" and b.forced or d.kill_wait
@@ -122,17 +125,12 @@ local function stop_supervisor(st, store, opts)
   local signals = require "vmlua.sandbox.signals"
   local sup, err = liveness.attach_owned(st.supervisor)
   if not sup then return nil, err, M.RUNTIME end
-  local policy, forced = budget(st)
-  sup:signal(opts.force and signals.FORCE or signals.STOP[2])
-  local i = core.wait({ { exit = sup }, { signal = signals.STOP } }, opts.timeout or policy)
-  if i ~= 1 then
-    sup:signal(signals.FORCE)
-    if not sup:wait(forced) then
-      sup:close()
-      return nil, string.format("the supervisor of '%s' (pid %d) did not finish", st.id, st.supervisor.pid), M.RUNTIME
-    end
-  end
+  local policy, forced = M.budget(st)
+  local ended = signals.stop_supervisor(sup, { force = opts.force, policy = opts.timeout or policy, forced = forced })
   sup:close()
+  if not ended then
+    return nil, string.format("the supervisor of '%s' (pid %d) did not finish", st.id, st.supervisor.pid), M.RUNTIME
+  end
   local final, lerr = store:load(st.id)
   if not final then return nil, lerr, M.RUNTIME end
   return final
@@ -180,7 +178,7 @@ local function stop_from_state(st, store, processes, opts)
   for _, name in ipairs(skipped) do
     rt:progress("stop: %s skipped (a recipe's function; stop loads no recipe)", name)
   end
-  local policy = budget(st)
+  local policy = M.budget(st)
   require("vmlua.sandbox.stop").run(rt, { force = opts.force,
                                           deadline = core.monotonic() + (opts.timeout or policy) })
   lock:close()
