@@ -15,7 +15,7 @@ return {
   usage = "ps [--json]",
   description = table.concat({
     "STATUS is the recorded one, checked live: 'dead' when the sandbox's processes are gone,",
-    "'paused' when its VM is paused (asked through its control socket, at most 1 s each).",
+    "'paused' after 'vmlua pause' (inspect also asks the hypervisor itself: vm_state).",
   }, "\n"),
   options = { { long = "--json", help = "print a JSON array" } },
   run = function(opts)
@@ -27,7 +27,7 @@ return {
       local st, err = store:load(id)
       if st then
         rows[#rows + 1] = {
-          id = id, hypervisor = st.hypervisor or "-", status = control.shown_status(st),
+          id = id, hypervisor = st.hypervisor or "-", status = control.shown_status(store, id, st),
           pid = st.pid, uptime = uptime(st, now), recipe = st.recipe or "-",
         }
       else

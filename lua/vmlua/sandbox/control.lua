@@ -15,8 +15,6 @@ M.USAGE, M.RUNTIME = 2, 1
 M.alive = liveness.alive
 M.live_processes = liveness.live_processes
 M.status = liveness.status
---- The status `vmlua ps` shows: "paused" too, asked live (sandbox/runstate.lua).
-M.shown_status = function(st) return require("vmlua.sandbox.runstate").status(st) end
 
 function M.run_dir()
   return core.paths.default_run_dir()
@@ -90,6 +88,45 @@ function M.find(id)
     return nil, lerr, M.RUNTIME
   end
   return st, store
+end
+
+--- The status `vmlua ps` shows for sandbox `id` of `store`: the recorded
+-- one checked against /proc, "paused" after `vmlua pause`.
+function M.shown_status(store, id, st)
+  return require("vmlua.sandbox.runstate").status(st, store.dir .. "/" .. id)
+end
+
+--- What `vmlua inspect` shows: the state with `live_status`, and for a
+-- running sandbox `vm_state`, as its hypervisor tells it now.
+function M.inspect(id)
+  local st, store, code = M.find(id)
+  if not st then return nil, store, code end
+  local runstate = require "vmlua.sandbox.runstate"
+  local dir = store.dir .. "/" .. id
+  st.live_status = runstate.status(st, dir)
+  if st.live_status == "running" or st.live_status == "paused" then
+    local state, paused = runstate.live(st, dir)
+    st.vm_state = state
+    if paused then st.live_status = "paused" end
+  end
+  return st
+end
+
+--- Pause or resume (`action`) the VM behind `target` (from control_target,
+-- or `{ driver =, socket = }` for a bare socket); a sandbox's pause is
+-- recorded for `ps`. true or nil, message.
+function M.pause_resume(target, action)
+  local client, cerr = target.driver.connect(target.socket, target.timeout)
+  if not client then return nil, cerr end
+  local ok, err = target.driver[action](client)
+  client:close()
+  if ok == nil then return nil, err end
+  if target.id then
+    local store = M.store()
+    local dir = store and store.dir_of and store:dir_of(target.id)
+    if dir then require("vmlua.sandbox.runstate").mark(dir, action == "pause") end
+  end
+  return true
 end
 
 --- Where to reach a sandbox's control socket: `{ driver =, socket =, id =,
