@@ -9,14 +9,14 @@
 set -eu
 # build: gcc make pkg-config liblua5.4-dev libjson-c-dev libbsd-dev
 # tests: lua5.4 lua-busted (brings lua-yaml, lua-dkjson) lua-check luarocks socat
-#        hyperfine valgrind
+#        hyperfine valgrind procps (pgrep: the guest kit's spec looks for leftovers)
 # guest kit and demo: qemu-system-x86 (with its virtiofsd) busybox-static cpio
 #        xz-utils (unxz of the kernel payload: busybox's rejects it)
 #        ca-certificates (https: apt mirrors, luarocks)
 # disks and networking (recipes and upcoming tests): qemu-utils (qemu-img)
 #        e2fsprogs (mkfs.ext4) iproute2 (ip)
 pkgs="gcc make pkg-config lua5.4 liblua5.4-dev libjson-c-dev libbsd-dev
-lua-busted lua-check luarocks socat hyperfine valgrind
+lua-busted lua-check luarocks socat hyperfine valgrind procps
 qemu-system-x86 busybox-static cpio xz-utils ca-certificates
 qemu-utils e2fsprogs iproute2"
 [ $# -eq 0 ] || pkgs="$*"
