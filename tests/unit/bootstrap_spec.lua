@@ -1,7 +1,7 @@
 -- The newcomer's entry points: the README's two commands as CI reads them
--- (.ci/readme-commands), ./bootstrap's usage and tests/deps.sh without root
--- or sudo; the message of each error. Installing into a pristine Debian and
--- running the two commands there is CI's job (.ci/run).
+-- (.ci/readme-commands), ./bootstrap's usage, tests/deps.sh without root or
+-- sudo, .ci/run without root; the message of each error. Installing into a
+-- pristine Debian and running the two commands there is CI's job (.ci/run).
 local core = require "vmlua.core"
 local H = require "support.h"
 local P = require "support.proc"
@@ -12,6 +12,13 @@ local function run(argv, opts)
   opts.stderr = "stdout"
   local out, how, code = P.output(argv, opts)
   return how == "exited" and code or nil, out
+end
+
+--- argv run as nobody when we are root (as ourselves otherwise): a user
+-- without root.
+local function as_user(argv)
+  if core.getuid() ~= 0 then return argv end
+  return { assert(core.fs.which("setpriv")), "--reuid=65534", "--regid=65534", "--clear-groups", table.unpack(argv) }
 end
 
 local MARKER = "<!-- .ci/run runs the lines of the next block, in order, as written -->"
@@ -74,14 +81,17 @@ describe("tests/deps.sh", function()
       assert.are.equal(0, (run({ "ln", "-s", assert(core.fs.which(tool)), bin .. "/" .. tool })))
     end
     assert.are.equal(0, (run({ "chmod", "0755", bin })))
-    local argv = { "/bin/bash", H.root .. "/tests/deps.sh", "vmlua-no-such-package" }
-    if core.getuid() == 0 then
-      argv = { assert(core.fs.which("setpriv")), "--reuid=65534", "--regid=65534", "--clear-groups",
-               table.unpack(argv) }
-    end
-    local code, out = run(argv, { env_clear = true, env = { PATH = bin } })
+    local code, out = run(as_user({ "/bin/bash", H.root .. "/tests/deps.sh", "vmlua-no-such-package" }),
+      { env_clear = true, env = { PATH = bin } })
     assert.are.equal(1, code, out)
     assert.truthy(out:find("^deps: missing packages: vmlua%-no%-such%-package\n"), out)
     assert.truthy(out:find("\ndeps: apt%-get needs root: run this again as root, or install sudo\n$"), out)
+  end)
+end)
+
+describe(".ci/run", function()
+  it("without root says it needs root and still ends with the summary line CI reads", function()
+    local code, out = run(as_user({ H.root .. "/.ci/run" }))
+    assert.are.same({ 1, "ci: error: needs root (debootstrap, chroot, mounts)\n0 passed, 1 failed\n" }, { code, out })
   end)
 end)
