@@ -327,8 +327,6 @@ describe("virtiofsd flavor = \"auto\"", function()
 end)
 
 describe("virtiofsd.default_sandbox", function()
-  local H = require "support.h"
-  local virtiofsd = require "vmlua.virtiofsd"
   after_each(function() H.cleanup_tmp() end)
 
   -- mountinfo lines as the kernel writes them (proc(5)); a chroot's own
