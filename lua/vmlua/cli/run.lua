@@ -28,6 +28,9 @@ return {
     })
     if code ~= 0 then cli.fail(msg or "failed", code) end
     if rt.detached_parent then io.stdout:write(rt.id, "\n") end
+    for _, k in ipairs(require("vmlua.sandbox.resources").kept(rt.state)) do
+      io.stderr:write(string.format("vmlua: %s: kept %s (keep_overlay)\n", rt.id, k))
+    end
     return 0
   end,
 }

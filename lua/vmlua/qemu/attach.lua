@@ -62,9 +62,11 @@ function methods:add_network(args)
   if not ok then return nil, err end
   return H.transact(self, "add_network", function(f)
     local id = args.id or free_id(f, "vmlua-net")
+    -- a kernel booted directly needs no network boot ROM (iPXE)
+    local rom = not (f.kernel and f.kernel.path) and nil or false
     if args.mode == "user" then
       H.append(f, "devices", { kind = "user_net", id = id, mac_address = args.mac, forwards = args.forward,
-                               restrict = args.isolated })
+                               restrict = args.isolated, rom = rom })
     elseif args.fds then
       -- a file is its own reference; a host fd number joins `fds` and is
       -- referred to by its index there (vmlua.qemu.fds)
@@ -77,10 +79,10 @@ function methods:add_network(args)
           refs[i] = fd
         end
       end
-      H.append(f, "devices", { kind = "net", type = "tap", id = id, fds = refs, mac_address = args.mac })
+      H.append(f, "devices", { kind = "net", type = "tap", id = id, fds = refs, mac_address = args.mac, rom = rom })
     else
       H.append(f, "devices", { kind = "net", type = "tap", id = id, ifname = args.ifname, mac_address = args.mac,
-                               script = "no", down_script = "no" })
+                               script = "no", down_script = "no", rom = rom })
     end
     return true
   end)

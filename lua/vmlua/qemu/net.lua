@@ -32,6 +32,7 @@ K.net = {
     vhost_fds = S.array(fds.ref, { min = 1 }),
     vhost = F.bool,
     mac_address = F.mac,
+    rom = F.bool,
   },
   check = F.checks(
     function(d, path)
@@ -43,7 +44,8 @@ K.net = {
       end
       return true
     end,
-    F.only_when("vhost_fds", function(d) return d.vhost end, "with vhost = true")),
+    F.only_when("vhost_fds", function(d) return d.vhost end, "with vhost = true"),
+    F.only_when("romfile", function(d) return d.rom ~= false end, "without rom = false")),
   emit = function(d, ctx, path)
     local t = X.resolve(d, ctx, path)
     local nd = O.new("tap"):add("id", d.id)
@@ -65,6 +67,7 @@ K.net = {
       if t == "pci" then o:add("vectors", 2 * #d.fds + 2) end
     end
     X.romfile(o, d, t)
+    X.no_rom(o, d, t)
     X.iommu(o, ctx, t)
     return { "-netdev", nd:str(), "-device", o:str() }
   end,
@@ -83,7 +86,9 @@ K.user_net = {
     mac_address = F.mac,
     forwards = S.array(hostfwd.schema),
     restrict = F.bool,
+    rom = F.bool,
   },
+  check = F.only_when("romfile", function(d) return d.rom ~= false end, "without rom = false"),
   emit = function(d, ctx, path)
     local t = X.resolve(d, ctx, path)
     local nd = O.new("user"):add("id", d.id)
@@ -94,6 +99,7 @@ K.user_net = {
     if d.addr ~= nil then o:raw("addr=" .. O.hex(d.addr)) end
     X.disable_modern(o, d, t)
     X.romfile(o, d, t)
+    X.no_rom(o, d, t)
     X.iommu(o, ctx, t)
     return { "-netdev", nd:str(), "-device", o:str() }
   end,

@@ -57,6 +57,9 @@ function M.release(st, dir, say)
   disks.release(st, dir, say)
 end
 
+--- The kept overlays that still exist ("disks[1]'s overlay PATH").
+M.kept = disks.kept
+
 --- Why `gc` must keep a sandbox's state although its processes are gone:
 -- kept overlays, a tap that could not be removed. A list of reasons.
 function M.blockers(st)
