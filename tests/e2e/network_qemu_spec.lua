@@ -136,7 +136,7 @@ describe("user-mode network with a forward, and an overlay disk (one guest)", fu
   end)
 end)
 
-describe("isolated = true (one guest)", function()
+describe("isolated = true, the guest's address from the kernel command line (one guest)", function()
   local w, fport, hport, httpd
   local ID = "iso"
 
@@ -147,7 +147,7 @@ describe("isolated = true (one guest)", function()
     httpd = N.httpd(w.dir, hport)
     fport = N.free_port()
     local code, _, err = vm(w, run_args(ID, {
-      "net=user", "isolated=1", "forward=tcp:127.0.0.1:" .. fport .. "-:80", "httpd=80",
+      "net=user", "isolated=1", "kernel_ip=1", "forward=tcp:127.0.0.1:" .. fport .. "-:80", "httpd=80",
       "fetch=http://10.0.2.2:" .. hport .. "/hello.txt" }))
     assert.are.equal(0, code, err)
   end)
@@ -163,7 +163,13 @@ describe("isolated = true (one guest)", function()
     assert.truthy(s:find("fetch http://10.0.2.2:" .. hport .. "/hello.txt: failed", 1, true), s)
   end)
 
-  it("keeps the forwards", function()
+  it("the guest took QEMU's address from ip=, without DHCP", function()
+    local st = E.state(w, ID)
+    assert.are.equal("ip=10.0.2.15::10.0.2.2:255.255.255.0:::off", st.network.kernel_ip)
+    assert.is_nil(serial(w, ID):find("no DHCP lease", 1, true))
+  end)
+
+  it("keeps the forwards (to the address it took)", function()
     local body, err = N.http_get("http://127.0.0.1:" .. fport .. "/")
     assert.truthy(body and body:find("vmlua guest httpd", 1, true), err)
   end)

@@ -130,6 +130,8 @@ describe("the network field", function()
                      err_of(q { network = { isolated = true } }))
     assert.are.equal('r.lua:3: network.mac: only with a network (mode "user" or "tap")',
                      err_of(q { network = { mac = "02:00:00:00:00:01" } }))
+    assert.are.equal('r.lua:3: network.kernel_ip: only with a network (mode "user" or "tap")',
+                     err_of(q { network = { kernel_ip = true } }))
   end)
 
   it("bad values name the field", function()
@@ -165,6 +167,13 @@ describe("the plan", function()
     assert.are.equal("127.0.0.1:2222->22/tcp", rec.forwards[1].text)
     assert.are.equal("127.0.0.1:2222->22/tcp", network.ports({ network = rec }))
     assert.are.equal("", network.ports({}))
+  end)
+
+  it("user mode: the guest asks DHCP, or with kernel_ip gets QEMU's address on its command line", function()
+    assert.is_nil(argv_text(plan_of(q { network = { mode = "user" } })):find("ip=", 1, true))
+    local plan = plan_of(q { network = { mode = "user", kernel_ip = true } })
+    assert.truthy(argv_text(plan):find("ip=10.0.2.15::10.0.2.2:255.255.255.0:::off", 1, true), argv_text(plan))
+    assert.are.equal("ip=10.0.2.15::10.0.2.2:255.255.255.0:::off", network.record(plan).kernel_ip)
   end)
 
   it("user mode on microvm: virtio-net-device", function()

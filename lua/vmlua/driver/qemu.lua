@@ -123,6 +123,10 @@ end
 -- by name.
 D.network_modes = { user = true, tap = true }
 D.creates_tap = false
+--- The addresses of user-mode networking (QEMU's defaults: -netdev user
+-- net=10.0.2.0/24): the guest's DHCP address and the host as the guest sees
+-- it (the gateway), for `network.kernel_ip` in user mode.
+D.user_network = { guest = "10.0.2.15", host = "10.0.2.2", prefix = 24 }
 
 --- Disk modes beyond a plain image: a qcow2 overlay vmlua creates, and
 -- `snapshot=on` (a temporary overlay QEMU deletes itself).

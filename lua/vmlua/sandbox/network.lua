@@ -103,7 +103,7 @@ local FDS = S.either({ openfile.entry, S.array(openfile.entry, { min = 1 }) },
                      { describe = "an open tap file, a file descriptor number or a list of them" })
 
 local ONLY = {
-  forward = "user", isolated = "user", tap = "tap", address = "tap", guest = "tap", kernel_ip = "tap", fd = "tap",
+  forward = "user", isolated = "user", tap = "tap", address = "tap", guest = "tap", fd = "tap",
 }
 
 local function check_forwards(list, path)
@@ -161,13 +161,15 @@ function M.schema(driver)
     fd = FDS,
   }, { check = function(v, path)
     local mode = v.mode or "none"
-    for _, k in ipairs { "forward", "isolated", "tap", "address", "guest", "kernel_ip", "fd" } do
+    for _, k in ipairs { "forward", "isolated", "tap", "address", "guest", "fd" } do
       if v[k] ~= nil and ONLY[k] ~= mode then
         return S.fail(S.join(path, k), "only with mode = %q (the mode is %q)", ONLY[k], mode)
       end
     end
     if mode == "none" then
-      if v.mac ~= nil then return S.fail(S.join(path, "mac"), "only with a network (mode \"user\" or \"tap\")") end
+      for _, k in ipairs { "mac", "kernel_ip" } do
+        if v[k] ~= nil then return S.fail(S.join(path, k), "only with a network (mode \"user\" or \"tap\")") end
+      end
       return true
     end
     local how = (driver.network_modes or {})[mode]
@@ -224,7 +226,13 @@ function M.wire(sb, plan)
   end
   local n = { mode = net.mode, mac = net.mac or M.mac_for(plan.id), isolated = net.isolated, rules = net.rules,
               forwards = net.forwards, fds = net.fds }
-  if net.mode == "tap" and net.fds then
+  if net.mode == "user" then
+    -- the addresses of the driver's user-mode network (QEMU: 10.0.2.15 and
+    -- the host 10.0.2.2 on a /24), for kernel_ip = true
+    local u = plan.driver.user_network or {}
+    n.guest, n.host, n.prefix = u.guest, u.host, u.prefix
+    n.netmask = u.prefix and ipv4.format(ipv4.mask(u.prefix))
+  elseif net.mode == "tap" and net.fds then
     n.tap_by = "caller"
   elseif net.mode == "tap" then
     n.tap = net.tap or M.tap_for(plan.dir)
@@ -239,7 +247,8 @@ function M.wire(sb, plan)
   end
   local ok, err = add(plan.config, n)
   if not ok then plan.errors[#plan.errors + 1] = "network: " .. tostring(err) end
-  if n.guest and net.kernel_ip ~= false then
+  -- tap: on by default; user mode: on request (the guest asks DHCP otherwise)
+  if n.guest and (net.kernel_ip == true or (net.mode == "tap" and net.kernel_ip ~= false)) then
     -- the kernel's ip=<client>::<gateway>:<netmask>::<device>:off; the
     -- guest kit's /init reads it too
     local value = string.format("%s::%s:%s:::off", n.guest, n.host, n.netmask)

@@ -99,9 +99,10 @@ function M.plan_lines(plan)
   elseif n.mode == "user" then
     local fw = {}
     for i, f in ipairs(network.record(plan).forwards or {}) do fw[i] = f.text end
-    out[#out + 1] = string.format("network: user-mode (mac %s)%s%s", n.mac,
+    out[#out + 1] = string.format("network: user-mode (mac %s)%s%s%s", n.mac,
                                   #fw > 0 and (", forwards " .. table.concat(fw, ", ")) or "",
-                                  n.isolated and ", isolated (no way out but the forwards)" or "")
+                                  n.isolated and ", isolated (no way out but the forwards)" or "",
+                                  n.kernel_ip and (", kernel parameter " .. n.kernel_ip) or "")
   elseif n.tap_by == "caller" then
     out[#out + 1] = string.format("network: tap given as %d open file%s (mac %s)", #n.fds, #n.fds == 1 and "" or "s",
                                   n.mac)

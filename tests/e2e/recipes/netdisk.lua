@@ -2,6 +2,7 @@
 -- without a share (no virtiofsd), every knob given with --set:
 --   id=ID  machine=q35|microvm  timeout=SEC
 --   net=none|user|tap  forward=RULE  forward2=RULE  isolated=1  tap=NAME  address=CIDR
+--   kernel_ip=1|0 (the guest's address on its kernel command line, not by DHCP)
 --   httpd=PORT  fetch=URL  ping=ADDR|gateway   (what the guest kit does: tests/guest/README.md)
 --   disk=IMAGE  overlay=1  keep_overlay=1  ephemeral=1  read_only=1  format=FMT  mount=vda
 -- The guest stays up until stopped (vmlua stop, or SIGTERM to run).
@@ -26,6 +27,7 @@ end
 local network
 if a.net and a.net ~= "none" then
   network = { mode = a.net, isolated = a.isolated == "1" or nil, tap = a.tap, address = a.address }
+  if a.kernel_ip then network.kernel_ip = a.kernel_ip == "1" end
   if a.forward then network.forward = { a.forward, a.forward2 } end
 end
 
