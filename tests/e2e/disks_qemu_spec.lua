@@ -25,30 +25,14 @@ do
   end
 end
 
-local function run_args(id, sets, detach)
-  local args = { "run", RECIPE, "--set", "id=" .. id }
-  if detach ~= false then table.insert(args, 2, "-d") end
-  for _, s in ipairs(sets) do
-    args[#args + 1] = "--set"
-    args[#args + 1] = s
-  end
-  return args
-end
+local function run_args(id, sets, detach) return N.run_args(RECIPE, id, sets, detach) end
 
-local function base_image(w)
-  local src = w.dir .. "/base-src"
-  assert(core.fs.mkdir(src, tonumber("755", 8)))
-  H.write(src .. "/base.txt", "the base image\n")
-  local img = w.dir .. "/base.img"
-  N.mkfs_ext4(img, src, "8M")
-  return img
-end
 
 describe("disks on one base image", function()
   local w, img
   before_each(function()
     w = E.world()
-    img = base_image(w)
+    img = N.base_image(w)
   end)
   after_each(function()
     if w then E.kill_strays(w.dir) end
@@ -99,7 +83,7 @@ describe("bad disks", function()
   local w, img
   before_each(function()
     w = E.world()
-    img = base_image(w)
+    img = N.base_image(w)
   end)
   after_each(function()
     if w then E.kill_strays(w.dir) end

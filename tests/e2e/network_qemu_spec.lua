@@ -19,27 +19,11 @@ local RECIPE = H.root .. "/tests/e2e/recipes/netdisk.lua"
 
 local vm = E.vmlua
 
--- `vmlua run -d` of the recipe with --set for each of `sets`.
-local function run_args(id, sets)
-  local args = { "run", "-d", RECIPE, "--set", "id=" .. id }
-  for _, s in ipairs(sets) do
-    args[#args + 1] = "--set"
-    args[#args + 1] = s
-  end
-  return args
-end
+local function run_args(id, sets) return N.run_args(RECIPE, id, sets) end
 
 local function serial(w, id) return E.read(w.run .. "/" .. id .. "/serial.log") end
 
 -- A base image with base.txt in it, made in the world's dir.
-local function base_image(w)
-  local src = w.dir .. "/base-src"
-  assert(core.fs.mkdir(src, tonumber("755", 8)))
-  H.write(src .. "/base.txt", "the base image\n")
-  local img = w.dir .. "/base.img"
-  N.mkfs_ext4(img, src, "8M")
-  return img
-end
 
 -- SIGKILL a process a state records, and wait until it is gone.
 local function kill9(p)
@@ -59,7 +43,7 @@ describe("user-mode network with a forward, and an overlay disk (one guest)", fu
 
   setup(function()
     w = E.world()
-    img = base_image(w)
+    img = N.base_image(w)
     base_bytes = assert(H.read(img))
     H.write(w.dir .. "/hello.txt", "hello from the host\n")
     hport = N.free_port()
@@ -224,7 +208,7 @@ describe("a tap (host-only network)", function()
   end)
 
   it("after kill -9 of everything, vmlua gc removes the tap and the overlay", function()
-    local img = base_image(w)
+    local img = N.base_image(w)
     local code, _, err = vm(w, run_args("tap3", { "net=tap", "disk=" .. img, "overlay=1" }))
     assert.are.equal(0, code, err)
     local st = E.state(w, "tap3")

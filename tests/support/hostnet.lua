@@ -84,6 +84,29 @@ function N.mkfs_ext4(path, dir, size)
   assert(code == 0, "mkfs.ext4 failed: " .. out .. err)
 end
 
+--- The tests' base image: world `w`'s base.img, an 8 MiB ext4 holding
+-- base.txt ("the base image").
+function N.base_image(w)
+  local src = w.dir .. "/base-src"
+  assert(core.fs.mkdir(src, tonumber("755", 8)))
+  H.write(src .. "/base.txt", "the base image\n")
+  local img = w.dir .. "/base.img"
+  N.mkfs_ext4(img, src, "8M")
+  return img
+end
+
+--- `vmlua run RECIPE --set id=ID` with --set for each of `sets`; `-d`
+-- unless `detach` is false.
+function N.run_args(recipe, id, sets, detach)
+  local args = { "run", recipe, "--set", "id=" .. id }
+  if detach ~= false then table.insert(args, 2, "-d") end
+  for _, s in ipairs(sets) do
+    args[#args + 1] = "--set"
+    args[#args + 1] = s
+  end
+  return args
+end
+
 --- A file's content inside an ext4 image (debugfs), or nil and why.
 function N.ext4_cat(img, file)
   local code, out, err = N.run({ "debugfs", "-R", "cat /" .. file, img })

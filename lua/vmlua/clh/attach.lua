@@ -6,6 +6,7 @@
 local S = require "vmlua.schema"
 local params = require "vmlua.params"
 local openfile = require "vmlua.openfile"
+local ids = require "vmlua.ids"
 
 local M = {}
 
@@ -60,17 +61,6 @@ local disk_args = S.record({
   return true
 end })
 
--- The first id `prefix<n>` no entry of list has.
-local function free_id(list, prefix)
-  local used = {}
-  for _, d in ipairs(list or {}) do
-    if d.id then used[d.id] = true end
-  end
-  local n = 0
-  while used[prefix .. n] do n = n + 1 end
-  return prefix .. n
-end
-
 local function table_arg(v, name)
   if type(v) ~= "table" then error(name .. ": expected a table, got " .. S.show(v), 3) end
 end
@@ -85,7 +75,7 @@ function M.install(Config, transact)
     if not ok then return nil, err end
     return transact(self, "add_network", function(f)
       f.net = f.net or {}
-      f.net[#f.net + 1] = { id = args.id or free_id(f.net, "vmlua-net"), tap = args.ifname, ip = args.host_address,
+      f.net[#f.net + 1] = { id = args.id or ids.free(f.net, "vmlua-net"), tap = args.ifname, ip = args.host_address,
                             mask = args.netmask, mac = args.mac, fd = args.fds }
       return true
     end)
@@ -100,7 +90,7 @@ function M.install(Config, transact)
     if not ok then return nil, err end
     return transact(self, "add_disk", function(f)
       f.disks = f.disks or {}
-      f.disks[#f.disks + 1] = { id = args.id or free_id(f.disks, "vmlua-disk"), path = args.path,
+      f.disks[#f.disks + 1] = { id = args.id or ids.free(f.disks, "vmlua-disk"), path = args.path,
                                 readonly = args.read_only, image_type = args.format, serial = args.serial,
                                 backing_files = args.backing_files, direct = args.cache == "none" or nil }
       return true
@@ -110,14 +100,10 @@ function M.install(Config, transact)
   --- Set kernel parameter `key` (to `value`, or bare when nil) in cmdline,
   -- replacing an earlier one.
   function Config:set_kernel_param(key, value)
-    if type(key) ~= "string" then error("set_kernel_param: expected a string key, got " .. S.show(key), 2) end
-    if value ~= nil and type(value) ~= "string" then
-      error("set_kernel_param: expected a string value or nil, got " .. S.show(value), 2)
-    end
+    local p, perr = params.with(self.fields.cmdline, key, value, "set_kernel_param")
     return transact(self, "set_kernel_param", function(f)
       if f.kernel == nil then return nil, "no kernel to pass parameters to (kernel is not set)" end
-      local done, p = pcall(function() return params.new(f.cmdline):set(key, value) end)
-      if not done then return nil, (tostring(p):gsub("^[^:]*:%d+: ", "")) end
+      if not p then return nil, perr end
       f.cmdline = p
       return true
     end)

@@ -9,19 +9,9 @@ local H = require "vmlua.qemu.helpers"
 local params = require "vmlua.params"
 local openfile = require "vmlua.openfile"
 local hostfwd = require "vmlua.hostfwd"
+local ids = require "vmlua.ids"
 
 local methods = {}
-
--- The first id `prefix<n>` no device has.
-local function free_id(f, prefix)
-  local used = {}
-  for _, d in ipairs(f.devices or {}) do
-    if d.id then used[d.id] = true end
-  end
-  local n = 0
-  while used[prefix .. n] do n = n + 1 end
-  return prefix .. n
-end
 
 local network_args = S.record({
   mode = S.string { enum = { "user", "tap" }, required = true },
@@ -61,7 +51,7 @@ function methods:add_network(args)
   local ok, err = H.method_args(network_args, args, "add_network", "table")
   if not ok then return nil, err end
   return H.transact(self, "add_network", function(f)
-    local id = args.id or free_id(f, "vmlua-net")
+    local id = args.id or ids.free(f.devices, "vmlua-net")
     -- a kernel booted directly needs no network boot ROM (iPXE)
     local rom = not (f.kernel and f.kernel.path) and nil or false
     if args.mode == "user" then
@@ -108,7 +98,7 @@ function methods:add_disk(args)
   local ok, err = H.method_args(disk_args, args, "add_disk", "table")
   if not ok then return nil, err end
   return H.transact(self, "add_disk", function(f)
-    H.append(f, "devices", { kind = "block", id = args.id or free_id(f, "vmlua-disk"), file = args.path,
+    H.append(f, "devices", { kind = "block", id = args.id or ids.free(f.devices, "vmlua-disk"), file = args.path,
                              format = args.format, read_only = args.read_only, cache = args.cache,
                              serial = args.serial, snapshot = args.snapshot })
     return true
@@ -118,16 +108,13 @@ end
 --- Set kernel parameter `key` (to `value`, or bare when nil) on the
 -- kernel's command line (kernel.params), replacing an earlier one.
 function methods:set_kernel_param(key, value)
-  if type(key) ~= "string" then error("set_kernel_param: expected a string key, got " .. S.show(key), 2) end
-  if value ~= nil and type(value) ~= "string" then
-    error("set_kernel_param: expected a string value or nil, got " .. S.show(value), 2)
-  end
+  local p0 = self.fields.kernel and self.fields.kernel.params
+  local p, perr = params.with(p0, key, value, "set_kernel_param")
   return H.transact(self, "set_kernel_param", function(f)
     if not (f.kernel and f.kernel.path) then
       return nil, "no kernel to pass parameters to (kernel.path is not set)"
     end
-    local done, p = pcall(function() return params.new(f.kernel.params):set(key, value) end)
-    if not done then return nil, tostring(p):gsub("^[^:]*:%d+: ", "") end
+    if not p then return nil, perr end
     f.kernel.params = p
     return true
   end)
