@@ -11,7 +11,7 @@ local function uptime(st, now)
 end
 
 return {
-  summary = "list the sandboxes known in the run dir, with live status",
+  summary = "list the sandboxes known in the run dir, with live status and port forwards",
   usage = "ps [--json]",
   options = { { long = "--json", help = "print a JSON array" } },
   run = function(opts)
