@@ -144,6 +144,12 @@ function D.boot(rt)
   return true
 end
 
+-- ---- status
+
+--- The `vm_state` of a paused VM (vm.info): `vmlua ps` shows such a sandbox
+-- as "paused".
+D.paused_state = "Paused"
+
 -- ------------------------------------------------------------ networks and disks
 
 --- Network modes (docs/networks-and-disks.md): taps only. cloud-hypervisor
