@@ -11,6 +11,7 @@ cli.EXIT_OK, cli.EXIT_RUNTIME, cli.EXIT_USAGE = 0, 1, 2
 --- Commands in the order `vmlua --help` lists them.
 cli.commands = {
   "run", "plan", "check", "ps", "inspect", "stop", "gc",
+  "exec", "cp", "logs", "console",
   "qmp", "api", "pause", "resume", "version", "help",
 }
 
@@ -88,6 +89,8 @@ end
 --- Parse `argv` against a command's option list.
 -- Options: `{ long = "--set", short = "-s", arg = "KEY=VALUE", multi = true, key = "set",
 -- number = true }`. Returns `opts, positional`; raises a usage error on bad input.
+-- After a `--`, everything is positional; `opts["--"]` is then the number of
+-- positional arguments before it (a command to run starts after them).
 function cli.parse(name, mod, argv)
   local opts, pos = {}, {}
   local by_flag = {}
@@ -103,6 +106,7 @@ function cli.parse(name, mod, argv)
       pos[#pos + 1] = a
     elseif a == "--" then
       only_positional = true
+      opts["--"] = #pos
     else
       local flag, inline = a:match("^(%-%-[^=]+)=(.*)$")
       flag = flag or a

@@ -1,9 +1,12 @@
 --- The README's main job: boot the project's guest kit (make guest) under
--- QEMU with a shared folder, wait for the guest's ready marker, show the file
--- the guest wrote into the share, then stop it gracefully (ACPI power button).
+-- QEMU with a shared folder and the guest agent, show the file the guest
+-- wrote into the share and run a command in the guest (sb:exec), then stop
+-- it gracefully (guest-shutdown through the agent, then the ACPI power button).
 --
 --   vmlua run scripts/recipes/qemu-demo.lua
 --   vmlua run scripts/recipes/qemu-demo.lua --set keep=1      # stay up until Ctrl-C
+--   vmlua run scripts/recipes/qemu-demo.lua -d                # detach: vmlua exec demo -- ls /
+--   vmlua run scripts/recipes/qemu-demo.lua -- uname -a       # one-shot: run, print, stop
 --   vmlua run scripts/recipes/qemu-demo.lua --set accel=kvm --set share=/tmp/s
 local vmlua  = require "vmlua"
 local qemu   = require "vmlua.qemu"
@@ -27,17 +30,20 @@ return vmlua.sandbox {
     knobs   = { no_graphic = true, no_reboot = true, no_defaults = true, no_user_config = true },
   },
   shares = { { tag = "vmlua", source = share, create = true } },
-  ready  = { serial = "VMLUA-GUEST-READY", timeout = 60,
-             hint = "is the guest kit built (make guest)? see the serial log for the guest's own error" },
-  stop   = { "powerdown", "quit", "term", "kill", grace = 5 },
+  -- qemu-ga on a virtio-serial port: ready once it answers, stopped with
+  -- guest-shutdown first; sb:exec, vmlua exec, vmlua cp
+  agent  = true,
   on_start = function()
     os.remove(greeting) -- so that what we show below was written by this boot
   end,
   on_ready = function(sb)
+    if sb.command or sb.detached then return end -- one-shot or -d: the command line is for vmlua
     local f = io.open(greeting, "r")
     if not f then error("the guest did not write " .. greeting) end
     io.stdout:write("--- ", greeting, " (written by the guest) ---\n", f:read("a"))
     f:close()
+    local r = assert(sb:exec { "uname", "-sr" })
+    io.stdout:write("--- uname -sr, run in the guest by its agent (exit status ", r.status, ") ---\n", r.stdout)
     io.stdout:flush()
     if not sb.args.keep then sb:stop() end
   end,

@@ -46,16 +46,25 @@ function M.problems(sb, plan)
 end
 
 --- Start `sb` and supervise it until it ends (or, with `opts.detach`, until
--- it is ready). `opts`: run_dir, detach, timeout (per probe), progress.
+-- it is ready). `opts`: run_dir, detach, timeout (per probe), progress;
+-- command (an argv: the one-shot, `vmlua run RECIPE -- CMD`: run it through
+-- the guest agent once ready, then stop) with input, env, exec_timeout.
 -- Returns the exit status, a message, and the runtime.
 function M.run(sb, opts)
   opts = opts or {}
+  if opts.command and not sb.agent then
+    return M.USAGE, string.format("a command to run in the sandbox needs its guest agent: add agent = true to %s",
+                                  sb.recipe or "the recipe")
+  end
   if opts.timeout then
     for _, p in ipairs(sb.ready) do p.timeout = opts.timeout end
     sb.timeouts.ready = opts.timeout
   end
   local plan = M.plan(sb, opts)
-  local rt = require("vmlua.sandbox.runtime").new(sb, plan, { detach = opts.detach, progress = opts.progress })
+  local rt = require("vmlua.sandbox.runtime").new(sb, plan, {
+    detach = opts.detach, progress = opts.progress, command = opts.command, input = opts.input, env = opts.env,
+    exec_timeout = opts.exec_timeout,
+  })
   local code, msg = require("vmlua.sandbox.launch").run(rt)
   return code, msg, rt
 end
@@ -103,6 +112,30 @@ function M.control_target(id)
     return nil, string.format("sandbox '%s' has no control socket in its state", id), M.RUNTIME
   end
   return { driver = driver, socket = st.control_socket, id = id, status = M.status(st) }
+end
+
+--- A running sandbox found by id, from its state alone, with the guest
+-- agent's methods: `sb:exec{...}`, `sb:push(host, guest)`, `sb:pull(guest,
+-- host)`, `sb:agent()` (and `sb.id`, `sb.kind`, `sb.dir`, `sb.state`).
+-- Fails with code 2 for an unknown sandbox or one without an agent, 1 for
+-- one that is not running.
+function M.attach(id)
+  local st, store, code = M.find(id)
+  if not st then return nil, store, code end
+  local driver, derr = require("vmlua.driver").named(st.hypervisor)
+  if not driver then
+    return nil, string.format("sandbox '%s' has no known hypervisor in its state (%s)", id, derr), M.RUNTIME
+  end
+  local agent = require "vmlua.sandbox.agent"
+  local status = M.status(st)
+  local sb = agent.attached(st, driver, store.dir .. "/" .. id, status)
+  if not sb.plan.agent then
+    return nil, string.format("sandbox '%s' has no guest agent: add agent = true to its recipe", id), M.USAGE
+  end
+  if status ~= "running" then
+    return nil, string.format("sandbox '%s' is not running (status: %s)", id, status), M.RUNTIME
+  end
+  return sb
 end
 
 -- ------------------------------------------------------------ stopping
@@ -174,7 +207,8 @@ local function stop_from_state(st, store, processes, opts)
   local control = liveness.usable_socket(dir, st.control_socket)
   local rt = require("vmlua.sandbox.runtime").from_state(st, {
     driver = driver, store = store, dir = dir, steps = steps, processes = processes, sockets = sockets,
-    control_socket = control, api_timeout = require("vmlua.sandbox").DEFAULTS.api_timeout,
+    control_socket = control, agent = require("vmlua.sandbox.agent").channel_of(st, dir),
+    api_timeout = require("vmlua.sandbox").DEFAULTS.api_timeout,
     helper_grace = require("vmlua.sandbox").DEFAULTS.stop_grace,
   })
   for _, name in ipairs(skipped) do

@@ -203,7 +203,9 @@ local function protected(rt, fn, ...)
 end
 
 --- Everything `vmlua run` does. Returns the exit status and a message.
+-- With a command (`vmlua run RECIPE -- CMD`), the one-shot instead.
 function M.run(rt)
+  if rt.command then return protected(rt, require("vmlua.sandbox.oneshot").run, rt) end
   return protected(rt, M.run_unprotected, rt)
 end
 

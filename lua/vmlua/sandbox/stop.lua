@@ -21,6 +21,11 @@ function generic.kill(rt)
   return rt.hv:signal("SIGKILL")
 end
 
+-- guest-shutdown through the guest agent
+function generic.agent(rt)
+  return require("vmlua.sandbox.agent").shutdown(rt)
+end
+
 -- Run one named step: true, or nil and why it was not possible.
 local function run_action(rt, name)
   local fn = generic[name] or rt.driver.actions[name]
