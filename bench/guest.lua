@@ -33,7 +33,10 @@ local m0 = core.monotonic()
 assert(core.fs.mkdir(share, tonumber("755", 8)))
 
 local function recipe_args(id)
-  return { "--set", "id=" .. id, "--set", "keep=1", "--set", "share=" .. share, "--set", "guest=" .. B.guest }
+  -- agent=0: ready on the serial marker and stopped by the power button, as
+  -- the shell baseline does (bench/agent.lua measures the guest agent)
+  return { "--set", "id=" .. id, "--set", "keep=1", "--set", "share=" .. share, "--set", "guest=" .. B.guest,
+           "--set", "agent=0" }
 end
 
 local MARKER = "VMLUA-GUEST-READY"

@@ -8,6 +8,7 @@
 --   vmlua run scripts/recipes/qemu-demo.lua -d                # detach: vmlua exec demo -- ls /
 --   vmlua run scripts/recipes/qemu-demo.lua -- uname -a       # one-shot: run, print, stop
 --   vmlua run scripts/recipes/qemu-demo.lua --set accel=kvm --set share=/tmp/s
+--   vmlua run scripts/recipes/qemu-demo.lua --set agent=0     # no agent: ready on the serial marker
 local vmlua  = require "vmlua"
 local qemu   = require "vmlua.qemu"
 local params = require "vmlua.params"
@@ -16,6 +17,7 @@ local root  = require("vmlua.core").fs.realpath(vmlua.recipe_dir .. "/../..")
 local guest = vmlua.args.guest or os.getenv("VMLUA_GUEST") or (root .. "/build/guest")
 local share = vmlua.args.share or (root .. "/build/demo-share")
 local greeting = share .. "/hello-from-guest.txt"
+local with_agent = vmlua.args.agent ~= "0"
 
 return vmlua.sandbox {
   id = vmlua.args.id or "demo",
@@ -31,8 +33,11 @@ return vmlua.sandbox {
   },
   shares = { { tag = "vmlua", source = share, create = true } },
   -- qemu-ga on a virtio-serial port: ready once it answers, stopped with
-  -- guest-shutdown first; sb:exec, vmlua exec, vmlua cp
-  agent  = true,
+  -- guest-shutdown first; sb:exec, vmlua exec, vmlua cp. Without it: ready
+  -- on the guest's marker, stopped by the ACPI power button.
+  agent  = with_agent,
+  ready  = not with_agent and { serial = "VMLUA-GUEST-READY", timeout = 60,
+             hint = "is the guest kit built (make guest)? see the serial log for the guest's own error" } or nil,
   on_start = function()
     os.remove(greeting) -- so that what we show below was written by this boot
   end,
@@ -42,8 +47,10 @@ return vmlua.sandbox {
     if not f then error("the guest did not write " .. greeting) end
     io.stdout:write("--- ", greeting, " (written by the guest) ---\n", f:read("a"))
     f:close()
-    local r = assert(sb:exec { "uname", "-sr" })
-    io.stdout:write("--- uname -sr, run in the guest by its agent (exit status ", r.status, ") ---\n", r.stdout)
+    if with_agent then
+      local r = assert(sb:exec { "uname", "-sr" })
+      io.stdout:write("--- uname -sr, run in the guest by its agent (exit status ", r.status, ") ---\n", r.stdout)
+    end
     io.stdout:flush()
     if not sb.args.keep then sb:stop() end
   end,

@@ -71,10 +71,11 @@ end
 
 -- ------------------------------------------------------------ sandboxes by id
 
---- The state store of the run dir, for looking sandboxes up: without a run
--- dir nothing is known (and nothing is created).
-function M.store()
-  local dir = M.run_dir()
+--- The state store of the run dir (`run_dir`: another than VMLUA_RUN_DIR's),
+-- for looking sandboxes up: without a run dir nothing is known (and nothing
+-- is created).
+function M.store(run_dir)
+  local dir = run_dir or M.run_dir()
   if not core.fs.exists(dir) then
     return { dir = dir, list = function() return {} end,
              load = function(_, id) return nil, string.format("no state for sandbox '%s'", id), core.errno.ENOENT end }
@@ -84,12 +85,12 @@ function M.store()
   return store
 end
 
---- The state of sandbox `id` (and the store): unknown or invalid ids are
--- usage errors.
-function M.find(id)
+--- The state of sandbox `id` (and the store) in the run dir (`run_dir`:
+-- another than VMLUA_RUN_DIR's): unknown or invalid ids are usage errors.
+function M.find(id, run_dir)
   local ok, err = core.paths.check_id(id)
   if not ok then return nil, err, M.USAGE end
-  local store, serr, scode = M.store()
+  local store, serr, scode = M.store(run_dir)
   if not store then return nil, serr, scode end
   local st, lerr, errno = store:load(id)
   if not st then
@@ -118,9 +119,9 @@ end
 -- agent's methods: `sb:exec{...}`, `sb:push(host, guest)`, `sb:pull(guest,
 -- host)`, `sb:agent()` (and `sb.id`, `sb.kind`, `sb.dir`, `sb.state`).
 -- Fails with code 2 for an unknown sandbox or one without an agent, 1 for
--- one that is not running.
-function M.attach(id)
-  local st, store, code = M.find(id)
+-- one that is not running. `run_dir`: another than VMLUA_RUN_DIR's.
+function M.attach(id, run_dir)
+  local st, store, code = M.find(id, run_dir)
   if not st then return nil, store, code end
   local driver, derr = require("vmlua.driver").named(st.hypervisor)
   if not driver then
