@@ -217,8 +217,10 @@ function Config:add_agent_channel(args)
   if type(args) ~= "table" then error("add_agent_channel: expected a table, got " .. S.show(args), 2) end
   return transact(self, "add_agent_channel", function(f)
     local ok, err = S.record { socket = PATH:req(), port = S.integer { min = 0, max = 0xffffffff, required = true } }
-                     :check(args, "add_agent_channel")
+                     :check(args, "")
     if not ok then return nil, err end
+    local have = self:agent_channel()
+    if have then return nil, string.format("a guest agent channel is already configured (vsock port %d)", have.port) end
     if f.vsock == nil then f.vsock = { cid = clh.AGENT_CID, socket = args.socket } end
     f.cmdline = params.new(f.cmdline):set(clh.AGENT_PARAM, "vsock:" .. args.port)
     return true

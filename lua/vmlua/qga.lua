@@ -375,6 +375,7 @@ local function vsock_handshake(c, port, deadline)
     ok, err, class = c:_fill(deadline, "the answer to CONNECT")
     if not ok then
       if class == "disconnected" then return nil, "closed" end
+      if class == "timeout" then return nil, "unanswered" end
       if class == "protocol" then
         return nil, string.format("qga: %s answered CONNECT %d with no line of at most %d bytes", c.path, port,
                                   M.MAX_CONNECT_ANSWER), "protocol"
@@ -399,9 +400,13 @@ local function connect_vsock(opts, seconds, deadline, wait)
       return c
     end
     c:close()
-    if herr ~= "closed" then return nil, herr, hclass, hwhy end
-    if deadline_mod.expired(deadline) then
-      return nil, string.format("qga: nothing listens on vsock port %d behind %s (%d attempts in %g s)%s",
+    if herr ~= "closed" and herr ~= "unanswered" then return nil, herr, hclass, hwhy end
+    if herr == "unanswered" or deadline_mod.expired(deadline) then
+      -- the first CONNECT neither answered nor refused: the VMM is stuck;
+      -- else the guest never listened (a last attempt cut by the deadline)
+      return nil, string.format("qga: %s vsock port %d behind %s (%d attempts in %g s)%s",
+                                (herr == "unanswered" and attempts == 1) and "no answer to CONNECT for"
+                                or "nothing listens on",
                                 opts.port, opts.socket, attempts, seconds,
                                 opts.hint and ("\nhint: " .. opts.hint) or ""), "timeout"
     end

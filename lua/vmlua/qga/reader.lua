@@ -1,7 +1,9 @@
 --- The QEMU guest agent's reply framer: bytes in, lines out.
 --
 -- qemu-ga ends every reply with "\n" and puts one 0xFF byte before the reply
--- to guest-sync-delimited. The reader never trusts the peer: a line longer
+-- to guest-sync-delimited; a 0xFF anywhere means "forget the partial line"
+-- (the schema asks clients to reset their parser on it). The reader never
+-- trusts the peer: a line longer
 -- than `max` bytes is an error (the bytes are dropped, memory stays
 -- bounded), and while it hunts for the 0xFF sentinel after a resync it
 -- keeps nothing at all. It does no I/O, so a spec or a fuzz target can feed
@@ -63,17 +65,21 @@ function Reader:feed(chunk)
     pos = at + 1
   end
   while pos <= n do
-    local nl = chunk:find("\n", pos, true)
+    local nl = chunk:find("[\n\255]", pos)
     local stop = nl and nl - 1 or n
     local len = stop - pos + 1
-    if self.size + len > self.max then return overflow(self) end
-    local piece = (pos == 1 and stop == n) and chunk or chunk:sub(pos, stop)
-    if nl then
-      push_line(self, piece)
+    if nl and chunk:byte(nl) == 255 then
+      -- a sentinel: whatever came before it on this line is stale
+      self.parts, self.size = {}, 0
+      pos = nl + 1
+    elseif self.size + len > self.max then
+      return overflow(self)
+    elseif nl then
+      push_line(self, chunk:sub(pos, stop))
       pos = nl + 1
     else
       if len > 0 then
-        self.parts[#self.parts + 1] = piece
+        self.parts[#self.parts + 1] = pos == 1 and chunk or chunk:sub(pos)
         self.size = self.size + len
       end
       pos = n + 1
