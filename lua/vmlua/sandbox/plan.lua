@@ -96,7 +96,7 @@ function M.wire_serial(plan)
     plan.sockets.console = sock
     return
   end
-  plan.console_note = err
+  plan.console_note = (tostring(err):gsub("^set_serial_socket: ", ""))
   ok, err = plan.config:set_serial_file(path)
   if ok then plan.serial_log = path else plan.serial_note = err end
 end
