@@ -105,11 +105,11 @@ end
 
 local function file_cmd(cmd, a)
   if cmd == "guest-file-open" then
-    local mode = a.mode or "r"
-    if mode == "r" and files[a.path] == nil then
-      return nil, string.format("failed to open file '%s' (mode: '%s'): No such file or directory", a.path, mode)
+    local fmode = a.mode or "r"
+    if fmode == "r" and files[a.path] == nil then
+      return nil, string.format("failed to open file '%s' (mode: '%s'): No such file or directory", a.path, fmode)
     end
-    if mode == "w" then files[a.path] = "" end
+    if fmode == "w" then files[a.path] = "" end
     next_handle = next_handle + 1
     handles[next_handle] = { path = a.path, pos = 1 }
     return next_handle

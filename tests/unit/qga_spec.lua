@@ -305,6 +305,7 @@ describe("vmlua.qga against hostile peers", function()
     r, err, class = c:ping()
     assert.is_nil(r)
     assert.are.equal("protocol", class)
+    assert.truthy(err:find("malformed reply", 1, true), err) -- the client stays done
     c:close()
   end)
 
