@@ -43,6 +43,11 @@ local M = {}
 
 --- Seconds a call (or a connect, with its sync) may take by default.
 M.DEFAULT_TIMEOUT = 10
+--- A reply that is still coming in earns its call one more second per
+-- REPLY_RATE bytes of it (guest-exec-status with 2 x 16 MiB of output takes
+-- seconds under TCG); a peer that sends slower, or whose lines end (a
+-- flood), gets no more than the timeout, and no line exceeds MAX_REPLY.
+M.REPLY_RATE = 1024 * 1024
 --- The longest reply line accepted: guest-exec-status with stdout and
 -- stderr each at qemu-ga's 16 MiB cap, base64-encoded, is about 45 MB.
 M.MAX_REPLY = 48 * 1024 * 1024
@@ -105,9 +110,11 @@ function Client:_gone()
   return string.format("qga: connection to %s lost: %s", self:_where(), self.reason or "closed")
 end
 
---- More bytes into the reader, waiting until `deadline`. Returns true, or
--- nil, message, class.
+--- More bytes into the reader, waiting until `deadline` (plus what the
+-- part of a reply already in earns: REPLY_RATE). Returns true, or nil,
+-- message, class.
 function Client:_fill(deadline, what)
+  if deadline then deadline = deadline + self.reader:pending() / M.REPLY_RATE end
   local i, why = self.wait({ { readable = self.sock } }, deadline)
   if i == nil then
     return nil, "qga: interrupted while waiting for " .. what .. ": " .. tostring(why), "interrupted", why

@@ -31,7 +31,8 @@ end
 local Run = {}
 Run.__index = Run
 
---- Start `vmlua ARGS...` in world `w`; stdout/stderr go to files.
+--- Start `vmlua ARGS...` in world `w`; stdout/stderr go to files. opts:
+-- env (more variables), stdin (as core.spawn takes it; default "null").
 function E.start(w, args, opts)
   opts = opts or {}
   w.n = w.n + 1
@@ -42,7 +43,7 @@ function E.start(w, args, opts)
   local argv = { H.bin }
   for _, a in ipairs(args) do argv[#argv + 1] = a end
   local p = assert(core.spawn {
-    argv = argv, env = env, stdin = "null",
+    argv = argv, env = env, stdin = opts.stdin or "null",
     stdout = { file = out, append = false }, stderr = { file = err, append = false },
   })
   return setmetatable({ proc = p, out = out, err = err, pid = p.pid }, Run)

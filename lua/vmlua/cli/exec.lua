@@ -68,6 +68,8 @@ M.description = table.concat({
 
 M.args = { "ID" }
 M.variadic = true
+--- Options end at CMD: `vmlua exec demo ls -l` gives -l to ls.
+M.positional_after = 2
 M.options = {
   { long = "--timeout", arg = "SEC", number = true, help = "kill the command in the guest after SEC seconds (124)" },
   { long = "--env", arg = "NAME=VALUE", multi = true, help = "the command's environment (repeat for more)" },

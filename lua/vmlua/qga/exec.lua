@@ -149,22 +149,26 @@ end
 
 -- Wait `delay` seconds between polls, on the socket: a closed peer or a
 -- stray byte ends the wait early and is dealt with here.
-local function between_polls(self, name, delay, deadline)
+local function between_polls(self, delay, deadline)
   local until_t = core.monotonic() + delay
   if deadline and deadline < until_t then until_t = deadline end
   local i, why = self.wait({ { readable = self.sock } }, until_t)
   if i == nil then return nil, "exec: interrupted: " .. tostring(why), "interrupted", why end
   if i == 1 then
     local ok, err, class = self:_fill(until_t, "guest-exec-status")
-    if not ok and class ~= "timeout" then
-      if class == "disconnected" then
-        return nil, string.format("exec: '%s': the connection to the guest agent closed while the command ran "
-                                  .. "(%s): did the VM stop?", name, self.reason or "closed"), class
-      end
-      return nil, err, class
-    end
+    if not ok and class ~= "timeout" then return nil, err, class end
   end
   return true
+end
+
+-- A failure while the command runs, classified for exec's caller.
+local function running_failure(self, name, err, class, why)
+  if class == "timeout" then return nil, err, "noanswer", why end
+  if class == "disconnected" then
+    return nil, string.format("exec: '%s': the connection to the guest agent closed while the command ran "
+                              .. "(%s): did the VM stop?", name, self.reason or "closed"), class, why
+  end
+  return nil, err, class, why
 end
 
 --- Run a command in the guest and wait for it:
@@ -172,9 +176,11 @@ end
 --            timeout = seconds, capture = true }
 -- Returns `{ status = exit status | nil, signal = number | nil, stdout =,
 -- stderr =, pid = }`, or nil, message, class: "notfound" (127 in a shell),
--- "noexec" (126), "timeout" (the command was killed in the guest),
--- "truncated" (its output was over OUTPUT_CAP: the result, cut, is the
--- fourth value), "input" (input over INPUT_MAX), or a transport class.
+-- "noexec" (126), "timeout" (the command ran past `timeout` and was killed
+-- in the guest), "truncated" (its output was over OUTPUT_CAP: the result,
+-- cut, is the fourth value), "input" (input over INPUT_MAX), "noanswer"
+-- (the agent did not answer a call in time: dead, or stuck), or a
+-- transport class.
 -- Each call to the agent has the client's timeout; `timeout` bounds the
 -- whole command (none by default).
 function M:exec(spec)
@@ -182,12 +188,12 @@ function M:exec(spec)
   local name = argv[1]
   local deadline = deadline_mod.after(timeout)
   local pid, err, class, why = self:exec_start(spec)
-  if not pid then return nil, err, class, why end
+  if not pid then return nil, err, class == "timeout" and "noanswer" or class, why end
   local delay = M.POLL_FIRST
   while true do
     local st
     st, err, class, why = self:exec_status(pid)
-    if not st then return nil, err, class, why end
+    if not st then return running_failure(self, name, err, class, why) end
     if st.exited then
       st.exited = nil
       local cut = st.stdout_truncated and "stdout" or (st.stderr_truncated and "stderr")
@@ -205,8 +211,8 @@ function M:exec(spec)
              "timeout"
     end
     local ok
-    ok, err, class, why = between_polls(self, name, delay, deadline)
-    if not ok then return nil, err, class, why end
+    ok, err, class, why = between_polls(self, delay, deadline)
+    if not ok then return running_failure(self, name, err, class, why) end
     delay = math.min(delay * 2, M.POLL_MAX)
   end
 end
