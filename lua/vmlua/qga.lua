@@ -300,7 +300,7 @@ end
 function Client:close()
   if self.state ~= "closed" then
     self.state = "closed"
-    self.sock:close()
+    if not self.borrowed then self.sock:close() end
   end
   return true
 end
@@ -425,6 +425,19 @@ end
 
 local CONNECT_OPTS = { socket = true, port = true, timeout = true, wait = true, hint = true }
 
+local function check_connect_opts(opts, fname, known)
+  if type(opts) ~= "table" then error(string.format("bad argument #1 to '%s' (table expected)", fname), 3) end
+  for k in pairs(opts) do
+    if not known[k] then error(string.format("bad argument #1 to '%s' (unknown option '%s')", fname, k), 3) end
+  end
+  if type(opts.socket) ~= "string" then error(string.format("bad argument #1 to '%s' (socket: a path expected)",
+                                                            fname), 3) end
+  check_timeout(opts.timeout, fname)
+  if opts.wait ~= nil and type(opts.wait) ~= "function" then
+    error(string.format("bad argument #1 to '%s' (wait: a function expected)", fname), 3)
+  end
+end
+
 --- Connect to the agent and sync. opts:
 --   socket   the unix socket (required)
 --   port     the guest's vsock port: talk through cloud-hypervisor's hybrid
@@ -439,17 +452,9 @@ local CONNECT_OPTS = { socket = true, port = true, timeout = true, wait = true, 
 --   hint     a line added to timeout messages ("is qemu-ga in the guest?")
 -- Returns the client, or nil, message, class.
 function M.connect(opts)
-  if type(opts) ~= "table" then error("bad argument #1 to 'connect' (table expected)", 2) end
-  for k in pairs(opts) do
-    if not CONNECT_OPTS[k] then error(string.format("bad argument #1 to 'connect' (unknown option '%s')", k), 2) end
-  end
-  if type(opts.socket) ~= "string" then error("bad argument #1 to 'connect' (socket: a path expected)", 2) end
+  check_connect_opts(opts, "connect", CONNECT_OPTS)
   if opts.port ~= nil and (math.type(opts.port) ~= "integer" or opts.port < 0 or opts.port > 0xffffffff) then
     error("bad argument #1 to 'connect' (port: an integer 0..4294967295 expected)", 2)
-  end
-  check_timeout(opts.timeout, "connect")
-  if opts.wait ~= nil and type(opts.wait) ~= "function" then
-    error("bad argument #1 to 'connect' (wait: a function expected)", 2)
   end
   local seconds = opts.timeout or M.DEFAULT_TIMEOUT
   local deadline = deadline_mod.after(seconds)
@@ -467,6 +472,28 @@ function M.connect(opts)
   if not ok then
     c:close()
     return nil, serr, sclass, swhy
+  end
+  return c
+end
+
+local OVER_OPTS = { socket = true, timeout = true, wait = true, hint = true, borrowed = true }
+
+--- A client on `sock`, a core Socket already connected to something that
+-- speaks QGA (a relay, or a connection held open), synced. opts: socket
+-- (the path, for messages), timeout, wait, hint as for connect; borrowed
+-- (true: close() leaves the socket open; else the client owns it). Returns
+-- the client, or nil, message, class (the socket is then closed unless
+-- borrowed).
+function M.over(sock, opts)
+  if type(sock) ~= "userdata" then error("bad argument #1 to 'over' (a socket expected)", 2) end
+  check_connect_opts(opts, "over", OVER_OPTS)
+  local seconds = opts.timeout or M.DEFAULT_TIMEOUT
+  local c = new_client(sock, opts, seconds)
+  c.borrowed = opts.borrowed and true or false
+  local ok, err, class, why = c:_sync(deadline_mod.after(seconds), seconds)
+  if not ok then
+    c:close()
+    return nil, err, class, why
   end
   return c
 end

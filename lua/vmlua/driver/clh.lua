@@ -155,6 +155,7 @@ end
 D.agent = {
   file = "vsock.sock",
   ports = true,
+  relay = false, -- each vsock connection is the guest's own
   transport = "hybrid vsock",
   hint = "is qemu-ga in the guest, listening on the vsock port (qemu-ga -m vsock-listen -p 4294967295:PORT)?",
 }

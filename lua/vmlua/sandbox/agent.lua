@@ -164,10 +164,17 @@ local function connect(obj, opts)
   opts = opts or {}
   local hint = obj.driver.agent.hint
   if opts.hint == false then hint = nil end
-  return obj.driver.agent_connect(ch, {
-    timeout = opts.timeout or ch.timeout or M.DEFAULT_TIMEOUT, wait = opts.wait or signal_aware_wait(obj),
-    hint = hint,
-  })
+  local how = { timeout = opts.timeout or ch.timeout or M.DEFAULT_TIMEOUT, wait = opts.wait or signal_aware_wait(obj),
+                hint = hint }
+  -- the supervisor's own calls borrow the connection its relay holds
+  if obj.agent_relay then return obj.agent_relay:borrow(how) end
+  -- others go through the relay while the supervisor serves it
+  local sock = ch.relay and core.socket.connect(ch.relay)
+  if sock then
+    how.socket, how.borrowed = ch.relay, false
+    return require("vmlua.qga").over(sock, how)
+  end
+  return obj.driver.agent_connect(ch, how)
 end
 
 --- The "agent" stop step: guest-shutdown through the agent.
@@ -319,8 +326,9 @@ end
 function M.channel_of(st, dir)
   local a = st.agent
   if type(a) ~= "table" or not require("vmlua.sandbox.liveness").usable_socket(dir, a.socket) then return nil end
+  local relay = type(a.relay) == "string" and require("vmlua.sandbox.liveness").inside(dir, a.relay) and a.relay
   return { socket = a.socket, port = math.type(a.port) == "integer" and a.port or nil,
-           timeout = type(a.timeout) == "number" and a.timeout or M.DEFAULT_TIMEOUT }
+           timeout = type(a.timeout) == "number" and a.timeout or M.DEFAULT_TIMEOUT, relay = relay or nil }
 end
 
 --- A running sandbox from its state: `{ id =, kind =, dir =, state =,

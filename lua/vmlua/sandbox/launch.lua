@@ -179,6 +179,8 @@ function M.start(rt)
     return nil, msg
   end
   rt:progress("%s ready (%.2f s)", rt.id, secs)
+  -- the guest agent's channel held open and served to clients (QEMU)
+  rt.agent_relay = require("vmlua.sandbox.agent_relay").open(rt)
   core.sd_notify("READY=1")
   return true
 end
@@ -188,6 +190,7 @@ end
 -- state that claims to be running. Kill everything, remove the sockets,
 -- record the error.
 local function emergency_stop(rt, err)
+  if rt.agent_relay then pcall(rt.agent_relay.close, rt.agent_relay) end
   for _, e in pairs(rt.procs) do
     pcall(e.proc.terminate, e.proc, { signal = "SIGKILL", grace = 5, group = true })
   end

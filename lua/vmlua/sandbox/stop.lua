@@ -151,6 +151,10 @@ end
 M.GROUP_GRACE = 1
 
 function M.stop_rest(rt)
+  if rt.agent_relay then
+    rt.agent_relay:close()
+    rt.agent_relay = nil
+  end
   if rt.hv then rt.hv:terminate { grace = M.GROUP_GRACE, group = true } end
   M.stop_helpers(rt)
   M.remove_sockets(rt)
