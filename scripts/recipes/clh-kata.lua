@@ -9,6 +9,7 @@
 --   vmlua run scripts/recipes/clh-kata.lua --set clh=/usr/local/bin/cloud-hypervisor
 --   vmlua run scripts/recipes/clh-kata.lua --set flow=cli     # everything on the command line
 --   vmlua run scripts/recipes/clh-kata.lua -- uname -a        # one-shot: run, print, stop
+--   vmlua run scripts/recipes/clh-kata.lua --set agent=0      # no agent: ready on the marker
 local vmlua  = require "vmlua"
 local clh    = require "vmlua.clh"
 local params = require "vmlua.params"
@@ -21,6 +22,11 @@ local share = vmlua.args.share or (root .. "/build/kata-share")
 local cmdline = params.load("kata-clh")
 if vmlua.args.debug then cmdline:merge(params.load("kata-clh-debug")) end
 cmdline:set("console", "ttyS0"):set("vmlua.share", "kataShared")
+local with_agent = vmlua.args.agent ~= "0"
+local ready = { { api = "Running", timeout = 10 }, { serial = "VMLUA-GUEST-READY", timeout = 60 } }
+if with_agent then ready[#ready + 1] = { agent = true, timeout = 60 } end
+local stop = { "powerdown", "shutdown", "term", "kill", grace = 3 }
+if with_agent then table.insert(stop, 1, "agent") end
 
 return vmlua.sandbox {
   id = id,
@@ -40,10 +46,9 @@ return vmlua.sandbox {
   shares = { { tag = "kataShared", source = share, create = true } },
   -- the guest agent over the hybrid vsock above (Kata's agent speaks ttrpc
   -- there; vmlua speaks the QEMU guest agent's protocol)
-  agent  = { port = 1024 },
+  agent  = with_agent and { port = 1024 } or nil,
   -- the newest Kata flow: the VM is ready when vm.info says Running; then
   -- the guest's own marker on the serial console, then the agent answering
-  ready  = { { api = "Running", timeout = 10 }, { serial = "VMLUA-GUEST-READY", timeout = 60 },
-             { agent = true, timeout = 60 } },
-  stop   = { "agent", "powerdown", "shutdown", "term", "kill", grace = 3 },
+  ready  = ready,
+  stop   = stop,
 }
