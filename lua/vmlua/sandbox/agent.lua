@@ -222,7 +222,8 @@ end
 -- stdout =, stderr = }`, or nil, message, class.
 function methods:exec(spec)
   local c, err, class = connect(self)
-  if not c then return nil, err, class end
+  -- (a timeout here is the agent's, not the command's)
+  if not c then return nil, err, class == "timeout" and "noanswer" or class end
   local res = table.pack(c:exec(spec))
   c:close()
   return table.unpack(res, 1, res.n)
