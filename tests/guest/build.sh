@@ -72,10 +72,16 @@ cached_deb() { ls -t "$cache/$1"_*.deb 2>/dev/null | head -n1 || true; }
 agent_pkgs=$(sed -e 's/#.*//' -e '/^[[:space:]]*$/d' "$kit/agent-packages")
 [ -n "$agent_pkgs" ] || die "$kit/agent-packages lists no package"
 declare -A agent_ver=()
+# one apt-cache call for all of them (each call reads the package lists)
+if have_lists; then
+	while read -r p v; do
+		[ -n "$p" ] && [ -z "${agent_ver[$p]:-}" ] && agent_ver[$p]=$v
+	done < <(apt-cache show --no-all-versions $agent_pkgs 2>/dev/null |
+		awk '/^Package: / { p = $2 } /^Version: / && p { print p, $2; p = "" }')
+fi
 agent_line=
 for p in $agent_pkgs; do
-	v=
-	! have_lists || v=$(apt-cache show --no-all-versions "$p" 2>/dev/null | sed -n 's/^Version: //p' | head -n1)
+	v=${agent_ver[$p]:-}
 	if [ -z "$v" ]; then
 		c=$(cached_deb "$p")
 		[ -n "$c" ] ||
