@@ -142,7 +142,8 @@ static void send_text(struct client *c, const char *text, size_t len, bool delim
 	char *buf = xmalloc(need);
 	size_t n = c->out_len - c->out_off;
 
-	memcpy(buf, c->out + c->out_off, n);
+	if (n > 0)
+		memcpy(buf, c->out + c->out_off, n);
 	if (delimit)
 		buf[n++] = (char)0xff;
 	memcpy(buf + n, text, len);
