@@ -186,6 +186,28 @@ describe("the guest agent on microvm", function()
   end)
 end)
 
+describe("the guest agent when the supervisor is gone", function()
+  local w
+  setup(function()
+    w = E.world()
+    start(w, "g")
+  end)
+  teardown(function()
+    no_leftovers(w)
+    H.cleanup_tmp()
+  end)
+
+  it("exec goes to qga.sock itself, and vmlua stop shuts the guest down through it", function()
+    local st = E.state(w, "g")
+    assert.are.equal(w.run .. "/g/agent.sock", st.agent.relay)
+    assert.is_true(core.kill(st.supervisor.pid, "SIGKILL"))
+    assert.are.same({ 0, "still here\n", "" }, { vmlua(w, "exec", "g", "echo", "still", "here") })
+    local code, out, err = vmlua(w, "stop", "g")
+    assert.are.equal(0, code, err)
+    assert.truthy(out:find("g stopped: agent after", 1, true), out)
+  end)
+end)
+
 describe("one-shot: vmlua run RECIPE -- CMD", function()
   after_each(H.cleanup_tmp)
 

@@ -33,14 +33,6 @@ function M.env(name, list)
   return env
 end
 
---- Write a result's output on ours (stdout, then stderr).
-function M.print(res)
-  if res.stdout and res.stdout ~= "" then io.stdout:write(res.stdout) end
-  io.stdout:flush()
-  if res.stderr and res.stderr ~= "" then io.stderr:write(res.stderr) end
-  io.stderr:flush()
-end
-
 M.usage = "exec ID [--timeout SEC] [--env NAME=VALUE]... [-i] -- CMD [ARG]..."
 
 M.summary = "run a command in a sandbox through its guest agent; exit with its status"
@@ -91,7 +83,7 @@ function M.run(opts, pos)
     end
   end
   local res, xerr, class, partial = sb:exec(spec)
-  if res or partial then M.print(res or partial) end
+  if res or partial then agent.write_output(res or partial) end
   if res then return agent.exit_status(res) end
   if class == "noagent" then cli.usage(xerr) end
   cli.fail(xerr, agent.exit_status(nil, class))

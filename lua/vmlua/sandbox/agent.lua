@@ -302,6 +302,15 @@ M.EXIT = {
   notfound = 127,  -- the guest cannot find it
 }
 
+--- Write an exec's result (or the part that came) on our stdout and
+-- stderr, as `vmlua exec` and the one-shot run do.
+function M.write_output(res)
+  if res.stdout and res.stdout ~= "" then io.stdout:write(res.stdout) end
+  io.stdout:flush()
+  if res.stderr and res.stderr ~= "" then io.stderr:write(res.stderr) end
+  io.stderr:flush()
+end
+
 --- The exit status for an exec's result, or for its failure class.
 function M.exit_status(res, class)
   if res then

@@ -10,14 +10,6 @@ local stop = require "vmlua.sandbox.stop"
 
 local M = {}
 
--- Print a result's output, stdout on ours, stderr on ours.
-local function print_output(res)
-  if res.stdout ~= "" then io.stdout:write(res.stdout) end
-  io.stdout:flush()
-  if res.stderr ~= "" then io.stderr:write(res.stderr) end
-  io.stderr:flush()
-end
-
 -- Stop the sandbox (its stop policy, then helpers and sockets), with on_exit.
 local function finish(rt)
   local _, res = stop.run(rt)
@@ -44,7 +36,7 @@ function M.run(rt)
   spec.input, spec.timeout, spec.env = rt.opts.input, rt.opts.exec_timeout, rt.opts.env
   rt:progress("exec: %s", table.concat(rt.command, " "))
   local res, xerr, class, partial = rt:exec(spec)
-  if res or partial then print_output(res or partial) end
+  if res or partial then agent.write_output(res or partial) end
   rt:progress("stopping (the command is done)")
   finish(rt)
   if res then return agent.exit_status(res) end
