@@ -2,14 +2,17 @@
 -- recipe in `setup`, the tests run commands in it through its guest agent,
 -- and `teardown` stops it and removes everything it left -- also when a test
 -- fails or errors. Copy this file next to your recipe, point RECIPE at it and
--- run it with busted (the vmlua executable on PATH, or VMLUA_BIN set).
+-- run it with busted under Lua 5.4, vmlua.core on its cpath and the vmlua
+-- executable on PATH (or VMLUA_BIN set):
 --
---   busted tests/e2e/testing_example_spec.lua
+--   tests/run --flavor normal tests/e2e/testing_example_spec.lua      # in this tree
+--   VMLUA_BIN=build/vmlua lua5.4 "$(command -v busted)" tests/e2e/testing_example_spec.lua
 --
 -- The recipe needs `agent = true` (scripts/recipes/qemu-demo.lua has it).
 local testing = require "vmlua.testing"
 
-local root = (debug.getinfo(1, "S").source:match("^@(.*)/tests/e2e/[^/]*$") or ".")
+local here = debug.getinfo(1, "S").source:match("^@(.*)/[^/]*$") or "."
+local root = require("vmlua.core").fs.realpath(here .. "/../..")
 local RECIPE = root .. "/scripts/recipes/qemu-demo.lua"
 local guest_kit = os.getenv("VMLUA_GUEST") or (root .. "/build/guest")
 local share = os.tmpname() -- a file name nobody else uses: the share dir is this plus ".d"
