@@ -32,7 +32,7 @@ local Run = {}
 Run.__index = Run
 
 --- Start `vmlua ARGS...` in world `w`; stdout/stderr go to files. opts:
--- env (more variables), stdin (as core.spawn takes it; default "null").
+-- env (more variables), cwd, stdin (as core.spawn takes it; default "null").
 function E.start(w, args, opts)
   opts = opts or {}
   w.n = w.n + 1
@@ -43,7 +43,7 @@ function E.start(w, args, opts)
   local argv = { H.bin }
   for _, a in ipairs(args) do argv[#argv + 1] = a end
   local p = assert(core.spawn {
-    argv = argv, env = env, stdin = opts.stdin or "null",
+    argv = argv, env = env, cwd = opts.cwd, stdin = opts.stdin or "null",
     stdout = { file = out, append = false }, stderr = { file = err, append = false },
   })
   return setmetatable({ proc = p, out = out, err = err, pid = p.pid }, Run)
@@ -70,6 +70,13 @@ end
 function E.vmlua(w, args, opts)
   local r = E.start(w, args, opts)
   return r:finish(opts and opts.timeout)
+end
+
+--- The lines of `s` that start with `prefix` (what a recipe's hooks printed).
+function E.lines_of(s, prefix)
+  local out = {}
+  for l in s:gmatch("[^\n]+") do if l:sub(1, #prefix) == prefix then out[#out + 1] = l end end
+  return out
 end
 
 --- Wait until `path` has a line containing `text` (inotify, no polling).

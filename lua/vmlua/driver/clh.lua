@@ -144,6 +144,12 @@ function D.boot(rt)
   return true
 end
 
+-- ---- status
+
+--- The `vm_state` of a paused VM (vm.info): `vmlua ps` shows such a sandbox
+-- as "paused".
+D.paused_state = "Paused"
+
 -- ---- agent
 
 --- The guest agent's channel: the hybrid vsock (the recipe's vsock, or one

@@ -116,6 +116,12 @@ function D.boot()
   return true
 end
 
+-- ---- status
+
+--- The `vm_state` of a paused VM (query-status): `vmlua ps` shows such a sandbox
+-- as "paused".
+D.paused_state = "paused"
+
 -- ---- agent
 
 --- The guest agent's channel: a virtio-serial port named
