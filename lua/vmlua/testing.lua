@@ -13,6 +13,8 @@
 --       end)
 --     end)
 --
+-- Run such specs with `vmlua test` (or busted under Lua 5.4).
+--
 -- `sb:start()` runs `vmlua run --detach RECIPE` (the vmlua executable: the
 -- sandbox gets its own supervisor, as from a terminal) in a run dir of its
 -- own, and returns once the sandbox is ready; `sb:exec`, `sb:push`,
@@ -42,9 +44,15 @@ local function read(path)
   return s
 end
 
--- The vmlua executable: opts.vmlua, $VMLUA_BIN, or vmlua on PATH.
+-- The vmlua executable: opts.vmlua, $VMLUA_BIN, this very program under
+-- `vmlua test`, or vmlua on PATH.
 local function vmlua_bin(opts)
-  return opts.vmlua or os.getenv("VMLUA_BIN") or "vmlua"
+  if opts.vmlua then return opts.vmlua end
+  local env = os.getenv("VMLUA_BIN")
+  if env and env ~= "" then return env end
+  local exe = core.fs.readlink("/proc/self/exe")
+  if exe and exe:match("/vmlua$") then return exe end
+  return "vmlua"
 end
 
 --- A sandbox to start from `recipe` (a path, relative to the current

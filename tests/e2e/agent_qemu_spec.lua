@@ -193,6 +193,7 @@ describe("the guest agent when the supervisor is gone", function()
     start(w, "g")
   end)
   teardown(function()
+    vmlua(w, "stop", "g")
     no_leftovers(w)
     H.cleanup_tmp()
   end)
@@ -200,11 +201,28 @@ describe("the guest agent when the supervisor is gone", function()
   it("exec goes to qga.sock itself, and vmlua stop shuts the guest down through it", function()
     local st = E.state(w, "g")
     assert.are.equal(w.run .. "/g/agent.sock", st.agent.relay)
-    assert.is_true(core.kill(st.supervisor.pid, "SIGKILL"))
+    local sup = assert(core.proc.attach(st.supervisor.pid, st.supervisor.start_time))
+    assert.is_true(sup:signal("SIGKILL"))
+    assert.truthy(sup:wait(30))
+    sup:close()
     assert.are.same({ 0, "still here\n", "" }, { vmlua(w, "exec", "g", "echo", "still", "here") })
     local code, out, err = vmlua(w, "stop", "g")
     assert.are.equal(0, code, err)
     assert.truthy(out:find("g stopped: agent after", 1, true), out)
+  end)
+end)
+
+describe("vmlua test runs the guest example spec", function()
+  after_each(H.cleanup_tmp)
+
+  it("as a user would: it boots the demo guest, execs, copies, and leaves nothing", function()
+    local w = E.world()
+    local env = { LUA_PATH = false, LUA_CPATH = false, LD_PRELOAD = false, VMLUA_BIN = false }
+    local code, out, err = E.vmlua(w, { "test", H.root .. "/tests/e2e/testing_example_spec.lua" },
+                                   { env = env, cwd = w.dir, timeout = 300 })
+    assert.are.same({ 0, "" }, { code, err }, out)
+    assert.truthy(out:find("\n5 successes / 0 failures / 0 errors / 0 pending", 1, true), out)
+    assert.are.same({}, E.strays(w.dir))
   end)
 end)
 
@@ -227,8 +245,8 @@ describe("one-shot: vmlua run RECIPE -- CMD", function()
                                        "--set", "agent_ready=3" })) do args[#args + 1] = a end
     args[#args + 1] = "--"
     args[#args + 1] = "true"
-    local code, out, err = E.vmlua(w, args)
-    assert.are.same({ 125, "" }, { code, out })
+    local code, _, err = E.vmlua(w, args)
+    assert.are.equal(125, code)
     assert.truthy(err:find("ready: agent probe (guest-sync) did not pass within 3", 1, true), err)
     assert.truthy(err:find("hint: is qemu-ga in the guest, running on the virtio-serial port "
                            .. "org.qemu.guest_agent.0?", 1, true), err)

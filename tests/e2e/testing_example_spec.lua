@@ -2,11 +2,9 @@
 -- recipe in `setup`, the tests run commands in it through its guest agent,
 -- and `teardown` stops it and removes everything it left -- also when a test
 -- fails or errors. Copy this file next to your recipe, point RECIPE at it and
--- run it with busted under Lua 5.4, vmlua.core on its cpath and the vmlua
--- executable on PATH (or VMLUA_BIN set):
+-- run it with `vmlua test` (busted inside vmlua's own Lua 5.4):
 --
---   tests/run --flavor normal tests/e2e/testing_example_spec.lua      # in this tree
---   VMLUA_BIN=build/vmlua lua5.4 "$(command -v busted)" tests/e2e/testing_example_spec.lua
+--   vmlua test tests/e2e/testing_example_spec.lua       # build/vmlua from a checkout
 --
 -- The recipe needs `agent = true` (scripts/recipes/qemu-demo.lua has it).
 local testing = require "vmlua.testing"
