@@ -33,7 +33,10 @@ local m0 = core.monotonic()
 assert(core.fs.mkdir(share, tonumber("755", 8)))
 
 local function recipe_args(id, net)
-  local a = { "--set", "id=" .. id, "--set", "keep=1", "--set", "share=" .. share, "--set", "guest=" .. B.guest }
+  -- agent=0: ready on the serial marker and stopped by the power button, as
+  -- the shell baseline does (bench/agent.lua measures the guest agent)
+  local a = { "--set", "id=" .. id, "--set", "keep=1", "--set", "share=" .. share, "--set", "guest=" .. B.guest,
+              "--set", "agent=0" }
   if net then
     for _, x in ipairs { "--set", "net=user", "--set", "port=" .. net.port } do a[#a + 1] = x end
     if net.kernel_ip then a[#a + 1] = "--set"; a[#a + 1] = "kernel_ip=1" end

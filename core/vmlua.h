@@ -37,6 +37,8 @@ void vl_open_paths(lua_State *L);	/* paths.*                      (lpaths.c)   *
 void vl_open_misc(lua_State *L);	/* clock, sd_notify, fs.*, ...  (lmisc.c)    */
 void vl_open_log(lua_State *L);		/* log.*                        (llog.c)     */
 void vl_open_net(lua_State *L);		/* net.*: taps, links, addresses (lnet.c)    */
+void vl_open_base64(lua_State *L);	/* base64.*                     (lbase64.c)  */
+void vl_open_tty(lua_State *L);		/* tty.*: raw mode, input       (ltty.c)     */
 
 /* ---- results (util.c) --------------------------------------------------- */
 /* Push fail, "<formatted>: strerror(err)", err; returns 3. */

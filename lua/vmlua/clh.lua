@@ -23,6 +23,7 @@ local cli = require "vmlua.clh.cli"
 local vmconfig = require "vmlua.clh.vmconfig"
 local version = require "vmlua.clh.version"
 local S = require "vmlua.schema"
+local params = require "vmlua.params"
 
 local clh = {}
 
@@ -186,6 +187,58 @@ function Config:serial_file()
   local s = self.fields.serial
   if type(s) == "table" and (s.mode == "file" or (s.mode == nil and s.file ~= nil)) then return s.file end
   return nil
+end
+
+--- cloud-hypervisor serves the serial port on a socket or writes it to a
+-- file, not both: it cannot keep a serial log for a console client, so this
+-- setter always refuses (the plan then sends the serial port to a file).
+function Config:set_serial_socket(path, log) -- luacheck: no unused args
+  path_arg(path, "set_serial_socket")
+  path_arg(log, "set_serial_socket")
+  return nil, "set_serial_socket: cloud-hypervisor writes the serial port to a file or serves it on a socket, "
+              .. "not both, so a console socket would leave the serial log empty"
+end
+
+--- The serial port's socket (`serial = { socket = }`), or nil.
+function Config:serial_socket()
+  local s = self.fields.serial
+  if type(s) == "table" and (s.mode == "socket" or (s.mode == nil and s.socket ~= nil)) then return s.socket end
+  return nil
+end
+
+--- The guest CID given to the vsock device add_agent_channel creates.
+clh.AGENT_CID = 3
+--- The kernel parameter that tells the guest kit which vsock port to run
+-- qemu-ga on (vmlua.agent=vsock:PORT).
+clh.AGENT_PARAM = "vmlua.agent"
+
+--- Wire the QEMU guest agent's channel: the hybrid vsock (the config's own
+-- vsock device, or one with CID 3 on `socket`) and the kernel parameter
+-- vmlua.agent=vsock:`port`, which makes the guest kit run qemu-ga on that
+-- vsock port. Returns true, or nil and a message.
+function Config:add_agent_channel(args)
+  if type(args) ~= "table" then error("add_agent_channel: expected a table, got " .. S.show(args), 2) end
+  return transact(self, "add_agent_channel", function(f)
+    local ok, err = S.record { socket = PATH:req(), port = S.integer { min = 0, max = 0xffffffff, required = true } }
+                     :check(args, "")
+    if not ok then return nil, err end
+    local have = self:agent_channel()
+    if have then return nil, string.format("a guest agent channel is already configured (vsock port %d)", have.port) end
+    if f.vsock == nil then f.vsock = { cid = clh.AGENT_CID, socket = args.socket } end
+    f.cmdline = params.new(f.cmdline):set(clh.AGENT_PARAM, "vsock:" .. args.port)
+    return true
+  end)
+end
+
+--- Where the guest agent is reached: `{ socket =, port = }` (the vsock
+-- socket and the port of vmlua.agent=vsock:PORT), or nil.
+function Config:agent_channel()
+  local f = self.fields
+  if type(f.vsock) ~= "table" or f.cmdline == nil then return nil end
+  local v = params.new(f.cmdline):get(clh.AGENT_PARAM)
+  local port = type(v) == "string" and tonumber(v:match("^vsock:(%d+)$"))
+  if not port then return nil end
+  return { socket = f.vsock.socket, port = math.tointeger(port) }
 end
 
 --- Set the API socket path (the control socket `vmlua api` talks to).

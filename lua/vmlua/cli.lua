@@ -11,6 +11,7 @@ cli.EXIT_OK, cli.EXIT_RUNTIME, cli.EXIT_USAGE = 0, 1, 2
 --- Commands in the order `vmlua --help` lists them.
 cli.commands = {
   "run", "plan", "check", "test", "ps", "inspect", "stop", "gc",
+  "exec", "cp", "logs", "console",
   "qmp", "api", "pause", "resume", "version", "help",
 }
 
@@ -88,6 +89,8 @@ end
 --- Parse `argv` against a command's option list.
 -- Options: `{ long = "--set", short = "-s", arg = "KEY=VALUE", multi = true, key = "set",
 -- number = true }`. Returns `opts, positional`; raises a usage error on bad input.
+-- After a `--`, everything is positional; `opts["--"]` is then the number of
+-- positional arguments before it (a command to run starts after them).
 function cli.parse(name, mod, argv)
   local opts, pos = {}, {}
   local by_flag = {}
@@ -99,10 +102,16 @@ function cli.parse(name, mod, argv)
   local only_positional = false
   while i <= #argv do
     local a = argv[i]
+    if mod.positional_after and #pos >= mod.positional_after and not only_positional then
+      -- `vmlua exec ID CMD -x`: what follows the command is the command's
+      only_positional = true
+      opts["--"] = #pos
+    end
     if only_positional or a == "-" or a:sub(1, 1) ~= "-" then
       pos[#pos + 1] = a
     elseif a == "--" then
       only_positional = true
+      opts["--"] = #pos
     else
       local flag, inline = a:match("^(%-%-[^=]+)=(.*)$")
       flag = flag or a
@@ -162,6 +171,29 @@ function cli.parse_sets(list)
   return args
 end
 
+-- Is there a --help or -h among the command's own options (before `--`,
+-- and before the command of `vmlua exec ID CMD ...`)?
+local function wants_help(mod, args)
+  local takes_arg = {}
+  for _, o in ipairs(mod.options or {}) do
+    if o.arg then takes_arg[o.long] = true; if o.short then takes_arg[o.short] = true end end
+  end
+  local npos, i = 0, 1
+  while i <= #args do
+    local a = args[i]
+    if a == "--help" or a == "-h" then return true end
+    if a == "--" then return false end
+    if a:sub(1, 1) ~= "-" or a == "-" then
+      npos = npos + 1
+      if mod.positional_after and npos >= mod.positional_after then return false end
+    elseif takes_arg[a] then
+      i = i + 1
+    end
+    i = i + 1
+  end
+  return false
+end
+
 local function run_command(argv)
   local name = argv[1]
   if name == nil then
@@ -182,12 +214,9 @@ local function run_command(argv)
   -- for the others Ctrl-C must simply work.
   if not mod.supervises then require("vmlua.core").signals.unblock() end
   local rest = table.move(argv, 2, #argv, 1, {})
-  for _, a in ipairs(rest) do
-    if a == "--help" or a == "-h" then
-      io.stdout:write(cli.command_help(name, mod))
-      return cli.EXIT_OK
-    end
-    if a == "--" then break end
+  if wants_help(mod, rest) then
+    io.stdout:write(cli.command_help(name, mod))
+    return cli.EXIT_OK
   end
   local opts, pos = cli.parse(name, mod, rest)
   local code = mod.run(opts, pos)

@@ -8,6 +8,7 @@
 -- See docs/recipes.md for every field.
 local S = require "vmlua.schema"
 local drivers = require "vmlua.driver"
+local agent = require "vmlua.sandbox.agent"
 
 local M = {}
 
@@ -16,8 +17,9 @@ Sandbox.__index = Sandbox
 M.Sandbox = Sandbox
 
 --- Stop steps and probe kinds every driver has; each driver adds its own.
-M.GENERIC_STOP_STEPS = { "term", "kill" }
-M.GENERIC_PROBES = { "serial", "socket", "line", "fn" }
+-- ("agent": the guest agent, reached through the driver's channel.)
+M.GENERIC_STOP_STEPS = { "term", "kill", "agent" }
+M.GENERIC_PROBES = { "serial", "socket", "line", "fn", "agent" }
 M.HOOKS = { "on_start", "on_ready", "on_exit", "on_failure", "on_helper_exit" }
 
 M.DEFAULTS = {
@@ -100,6 +102,7 @@ local function probes_schema(driver)
     line = text_or_pattern,
     socket = S.string { nonempty = true },
     fn = func_schema(),
+    agent = S.boolean {},
     timeout = S.number { min = 0 },
     interval = S.number { min = 0.001 },
     hint = S.string {},
@@ -245,6 +248,7 @@ local function build_schema(driver)
     flow = flow,
     steps = S.map(S.string { enum = step_names }, func_schema()),
     description = S.string {},
+    agent = agent.schema(driver),
   }
   for k, v in pairs(hooks) do fields[k] = v end
   for k, v in pairs(require("vmlua.sandbox.resources").schema_fields(driver)) do fields[k] = v end
@@ -266,7 +270,7 @@ local function build_schema(driver)
         end
         names[h.name] = true
       end
-      return true
+      return agent.check(v, path)
     end,
   })
   return { sandbox = schema, stop_step = stop_step, kinds = M.probe_kinds(driver) }
@@ -328,6 +332,8 @@ function M.normalize_probe(driver, p, default_timeout)
     out.path = p.socket
   elseif kind == "fn" then
     out.fn = p.fn
+  elseif kind == "agent" then
+    for k, v in pairs(agent.normalize_probe(driver, p)) do out[k] = v end
   else
     for k, v in pairs(driver.probes[kind].normalize(p[kind])) do out[k] = v end
   end
@@ -390,8 +396,11 @@ function M.new(spec, ctx, where)
     description = spec.description,
     shares = {},
     helpers = {},
-    ready = normalize_probes(driver, spec.ready, ready_timeout) or driver.default_ready(ready_timeout),
-    stop = M.normalize_stop(driver, spec.stop),
+    agent = agent.normalize(driver, spec.agent),
+    ready = normalize_probes(driver, spec.ready, ready_timeout)
+            or (spec.agent and agent.default_ready(driver, ready_timeout))
+            or driver.default_ready(ready_timeout),
+    stop = M.normalize_stop(driver, spec.stop or (spec.agent and agent.default_stop(driver)) or nil),
     timeouts = {
       ready = ready_timeout,
       helper = timeouts.helper or M.DEFAULTS.helper_timeout,

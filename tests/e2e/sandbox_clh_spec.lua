@@ -3,7 +3,9 @@
 -- (faithful to today's CLI and REST API) and the real virtiofsd. Both the
 -- REST flow (Kata's: --api-socket, vm.create, vm.boot, vm.info) and the
 -- command-line flow. After every test nothing may be left running, no socket
--- may remain, and gc must leave the run dir empty.
+-- may remain, and gc must leave the run dir empty. The recipe runs without
+-- its guest agent here (agent=0: the power button and vmm.shutdown are what
+-- these stop with); tests/e2e/agent_clh_spec.lua has the agent.
 local core = require "vmlua.core"
 local H = require "support.h"
 local E = require "support.e2e"
@@ -13,7 +15,7 @@ local FAKE = H.fakes .. "/fake-cloud-hypervisor"
 
 local function args(w, id, extra)
   local a = { "run", RECIPE, "--progress", "--set", "clh=" .. FAKE, "--set", "share=" .. w.share,
-              "--set", "id=" .. id }
+              "--set", "id=" .. id, "--set", "agent=0" }
   for _, x in ipairs(extra or {}) do a[#a + 1] = x end
   return a
 end

@@ -5,9 +5,11 @@
 #
 # Writes OUTDIR/vmlinuz (Debian's bzImage), OUTDIR/vmlinux (the same kernel
 # uncompressed, booted through PVH: 3 s faster under TCG), OUTDIR/initrd.gz,
-# OUTDIR/kernel-version and OUTDIR/stamp, and keeps the kernel .deb in OUTDIR/cache. A run with the
-# same kernel package, the same busybox and the same kit sources (every file
-# in tests/guest but README.md, smoke.sh and the specs) does nothing. See README.md.
+# OUTDIR/kernel-version and OUTDIR/stamp, and keeps the kernel .deb and the
+# guest agent's .debs (agent-packages: qemu-ga and its libraries) in
+# OUTDIR/cache. A run with the same packages, the same busybox and the same
+# kit sources (every file in tests/guest but README.md, smoke.sh and the
+# specs) does nothing. See README.md.
 set -euo pipefail
 
 die() { echo "guest kit: error: $*" >&2; exit 1; }
@@ -21,7 +23,7 @@ meta=linux-image-amd64
 sudo=
 [ "$(id -u)" -eq 0 ] || sudo=sudo
 
-for tool in apt-get apt-cache dpkg-deb dpkg-query cpio gzip tar sha256sum flock; do
+for tool in apt-get apt-cache dpkg-deb dpkg-query cpio gzip tar sha256sum flock readelf; do
 	command -v "$tool" >/dev/null || die "'$tool' not found (run 'make deps')"
 done
 dpkg-query -W -f='${Status}' busybox-static 2>/dev/null | grep -q 'install ok installed' &&
@@ -62,10 +64,40 @@ if [ -z "$pkg" ] || [ -z "$ver" ]; then
 	say "warning: apt does not know $meta; using the cached $pkg $ver"
 fi
 
+# ---- which guest agent ---------------------------------------------------------
+# Debian's qemu-guest-agent and the packages of the libraries it loads
+# (agent-packages), each at its candidate version; without lists, the
+# newest cached .deb of each.
+cached_deb() { ls -t "$cache/$1"_*.deb 2>/dev/null | head -n1 || true; }
+agent_pkgs=$(sed -e 's/#.*//' -e '/^[[:space:]]*$/d' "$kit/agent-packages")
+[ -n "$agent_pkgs" ] || die "$kit/agent-packages lists no package"
+declare -A agent_ver=()
+# one apt-cache call for all of them (each call reads the package lists)
+if have_lists; then
+	while read -r p v; do
+		[ -n "$p" ] && [ -z "${agent_ver[$p]:-}" ] && agent_ver[$p]=$v
+	done < <(apt-cache show --no-all-versions $agent_pkgs 2>/dev/null |
+		awk '/^Package: / { p = $2 } /^Version: / && p { print p, $2; p = "" }')
+fi
+agent_line=
+for p in $agent_pkgs; do
+	v=${agent_ver[$p]:-}
+	if [ -z "$v" ]; then
+		c=$(cached_deb "$p")
+		[ -n "$c" ] ||
+			die "cannot find the package $p (agent-packages): apt does not know it (no package lists, no network?) and $cache has none"
+		v=$(dpkg-deb -f "$c" Version) || die "cannot read $c"
+		say "warning: apt does not know $p; using the cached $p $v"
+	fi
+	agent_ver[$p]=$v
+	agent_line+="${agent_line:+ }$p=$v"
+done
+
 # ---- up to date? -------------------------------------------------------------
 kit_hash=$(cd "$kit" && find . -maxdepth 1 -type f ! -name README.md ! -name smoke.sh ! -name '*_spec.lua' |
 	LC_ALL=C sort | xargs sha256sum | sha256sum | cut -d' ' -f1)
 stamp="kernel-package: $pkg $ver
+agent-packages: $agent_line
 busybox: $(sha256sum "$busybox" | cut -d' ' -f1)
 kit: $kit_hash"
 if [ -f "$out/stamp" ] && [ "$(cat "$out/stamp")" = "$stamp" ] &&
@@ -75,26 +107,39 @@ if [ -f "$out/stamp" ] && [ "$(cat "$out/stamp")" = "$stamp" ] &&
 fi
 rm -f "$out/stamp"
 
-# ---- the kernel package ------------------------------------------------------
-deb=
-for f in "$cache/${pkg}"_*.deb; do
-	[ -f "$f" ] && [ "$(dpkg-deb -f "$f" Version 2>/dev/null)" = "$ver" ] && deb=$f
-done
-if [ -z "$deb" ]; then
-	say "downloading $pkg $ver"
-	dl=$(mktemp -d "$cache/.download.XXXXXX")
-	apt_opts=()
-	[ "$(id -u)" -ne 0 ] || apt_opts=(-o APT::Sandbox::User=root)
-	if ! (cd "$dl" && apt-get -q "${apt_opts[@]}" download "$pkg=$ver" >&2); then
-		rm -rf "$dl"
-		die "apt-get download $pkg=$ver failed (no network?)"
-	fi
-	deb=$(ls "$dl"/*.deb) && mv "$dl"/*.deb "$cache/" && rm -rf "$dl"
-	deb=$cache/$(basename "$deb")
-	for f in "$cache"/linux-image-*.deb; do     # keep one kernel in the cache
-		[ "$f" = "$deb" ] || rm -f "$f"
+# ---- the packages -------------------------------------------------------------
+# fetch_deb PKG VER: the cached .deb of PKG at VER, downloaded if missing;
+# other versions of PKG leave the cache.
+fetch_deb() {
+	local p=$1 v=$2 f d='' dl
+	for f in "$cache/${p}"_*.deb; do
+		[ -f "$f" ] && [ "$(dpkg-deb -f "$f" Version 2>/dev/null)" = "$v" ] && d=$f
 	done
-fi
+	if [ -z "$d" ]; then
+		say "downloading $p $v" >&2
+		dl=$(mktemp -d "$cache/.download.XXXXXX")
+		apt_opts=()
+		[ "$(id -u)" -ne 0 ] || apt_opts=(-o APT::Sandbox::User=root)
+		if ! (cd "$dl" && apt-get -q "${apt_opts[@]}" download "$p=$v" >&2); then
+			rm -rf "$dl"
+			die "apt-get download $p=$v failed (no network?)"
+		fi
+		d=$(ls "$dl"/*.deb) && mv "$dl"/*.deb "$cache/" && rm -rf "$dl"
+		d=$cache/$(basename "$d")
+		for f in "$cache/${p}"_*.deb; do
+			[ "$f" = "$d" ] || rm -f "$f"
+		done
+	fi
+	echo "$d"
+}
+deb=$(fetch_deb "$pkg" "$ver") || exit 1
+for f in "$cache"/linux-image-*.deb; do     # keep one kernel in the cache
+	[ "$f" = "$deb" ] || rm -f "$f"
+done
+declare -A agent_deb=()
+for p in $agent_pkgs; do
+	agent_deb[$p]=$(fetch_deb "$p" "${agent_ver[$p]}") || exit 1
+done
 
 work=$(mktemp -d "$out/.work.XXXXXX")
 trap 'rm -rf "$work"' EXIT
@@ -192,6 +237,53 @@ for m in "${order[@]}"; do
 	echo "$m" >>"$root/lib/modules/load-order"
 done
 echo "$kver" >"$root/etc/vmlua-guest-kernel"
+
+# ---- the guest agent: qemu-ga, its loader and every library it loads --------
+agent=$work/agent
+mkdir -p "$agent"
+for p in $agent_pkgs; do
+	dpkg-deb -x "${agent_deb[$p]}" "$agent" || die "cannot unpack ${agent_deb[$p]}"
+done
+ga=$agent/usr/bin/qemu-ga
+[ -f "$ga" ] || ga=$agent/usr/sbin/qemu-ga
+[ -f "$ga" ] || die "no usr/sbin/qemu-ga in ${agent_deb[qemu-guest-agent]:-the agent packages}"
+libdirs=(lib/x86_64-linux-gnu usr/lib/x86_64-linux-gnu lib64 lib usr/lib)
+needed() { readelf -d "$1" | sed -n 's/.*(NEEDED).*\[\(.*\)\]$/\1/p'; }
+find_lib() {   # the unpacked file of a soname, symlinks resolved inside $agent
+	local d f
+	for d in "${libdirs[@]}"; do
+		f=$agent/$d/$1
+		while [ -L "$f" ]; do
+			case $(readlink "$f") in
+			/*) f=$agent$(readlink "$f") ;;
+			*) f=$(dirname "$f")/$(readlink "$f") ;;
+			esac
+		done
+		[ -f "$f" ] && { echo "$f"; return 0; }
+	done
+	return 1
+}
+interp=$(readelf -l "$ga" | sed -n 's/.*Requesting program interpreter: \(.*\)\]$/\1/p')
+[ -n "$interp" ] || die "qemu-ga has no program interpreter"
+declare -A libs=()
+queue=("$ga")
+while [ ${#queue[@]} -gt 0 ]; do
+	f=${queue[0]}; queue=("${queue[@]:1}")
+	for so in $(needed "$f"); do
+		[ -z "${libs[$so]:-}" ] || continue
+		libs[$so]=$(find_lib "$so") ||
+			die "qemu-ga needs $so, which no package in agent-packages ships (add the package that does)"
+		queue+=("${libs[$so]}")
+	done
+done
+install -D -m 0755 "$ga" "$root/usr/sbin/qemu-ga"
+ld=$(find_lib "$(basename "$interp")") || die "no $interp in the agent packages (libc6)"
+install -D -m 0755 "$ld" "$root$interp"
+for so in "${!libs[@]}"; do
+	install -D -m 0644 "${libs[$so]}" "$root/lib/x86_64-linux-gnu/$so"
+done
+install -m 0755 "$kit/shutdown" "$root/sbin/shutdown"
+mkdir -p "$root/var/run" "$root/var/log"
 find "$root" -exec touch -h -d @0 {} +
 
 # A newc cpio member for a device node, so /init has /dev/console from the
@@ -245,4 +337,4 @@ cp "$vmlinuz" "$work/vmlinuz"
 echo "$kver" >"$work/kernel-version"
 mv -f "$work/vmlinuz" "$work/vmlinux" "$work/initrd.gz" "$work/kernel-version" "$out/"
 echo "$stamp" >"$out/stamp"
-say "built $out (kernel $kver from $pkg $ver; modules: ${order[*]}; initrd $(($(stat -c %s "$out/initrd.gz") / 1024)) KiB)"
+say "built $out (kernel $kver from $pkg $ver; modules: ${order[*]}; qemu-ga ${agent_ver[qemu-guest-agent]:-?} with ${#libs[@]} libraries; initrd $(($(stat -c %s "$out/initrd.gz") / 1024)) KiB)"

@@ -137,7 +137,12 @@ describe("guest kit build.sh", function()
     for _, f in ipairs { "init", "bin/busybox", "bin/sh", "sbin/vmlua-poweroff",
                          "etc/acpi/PWRF/00000080", "lib/modules/load-order",
                          "lib/modules/virtiofs.ko", "lib/modules/virtio_mmio.ko",
-                         "lib/modules/button.ko", "lib/modules/evdev.ko" } do
+                         "lib/modules/button.ko", "lib/modules/evdev.ko",
+                         -- the guest agent: qemu-ga, its loader and libraries, its channels, shutdown
+                         "usr/sbin/qemu-ga", "sbin/shutdown", "lib64/ld-linux-x86-64.so.2",
+                         "lib/x86_64-linux-gnu/libc.so.6", "lib/x86_64-linux-gnu/libglib-2.0.so.0",
+                         "lib/x86_64-linux-gnu/libpcre2-8.so.0", "lib/x86_64-linux-gnu/libnuma.so.1",
+                         "lib/modules/virtio_console.ko", "lib/modules/vmw_vsock_virtio_transport.ko" } do
       assert.is_true(files[f], f .. " missing from the initramfs")
     end
 
@@ -150,6 +155,21 @@ describe("guest kit build.sh", function()
     assert.equal(0, status, text)
     assert.matches("guest kit: built ", text)
     assert.same({}, lines_of("ls -d " .. q(out) .. "/.work.* 2>/dev/null"))
+  end)
+
+  it("stamps the agent's packages with their versions", function()
+    ensure_kit()
+    local stamp = H.read(H.guest .. "/stamp")
+    assert.truthy(stamp:match("\nagent%-packages: qemu%-guest%-agent=%S+ libc6=%S+ libglib2%.0%-0=%S+"), stamp)
+  end)
+
+  it("names a library of qemu-ga that no agent package ships, and keeps no half-built kit", function()
+    local kit, out = kit_copy()
+    H.write(kit .. "/agent-packages", (H.read(kit .. "/agent-packages"):gsub("\nlibnuma1\n", "\n")))
+    local status, text = run(q(kit .. "/build.sh") .. " " .. q(out))
+    assert.equal(1, status)
+    assert.matches("guest kit: error: qemu%-ga needs libnuma%.so%.1, which no package in agent%-packages ships", text)
+    assert.same({ ".lock", "cache" }, lines_of("ls -A " .. q(out)))
   end)
 
   it("names a module the kernel package lacks and keeps no half-built kit", function()

@@ -31,7 +31,8 @@ end
 local Run = {}
 Run.__index = Run
 
---- Start `vmlua ARGS...` in world `w` (opts.env, opts.cwd); stdout/stderr go to files.
+--- Start `vmlua ARGS...` in world `w`; stdout/stderr go to files. opts:
+-- env (more variables), cwd, stdin (as core.spawn takes it; default "null").
 function E.start(w, args, opts)
   opts = opts or {}
   w.n = w.n + 1
@@ -44,7 +45,7 @@ function E.start(w, args, opts)
   argv[#argv + 1] = H.bin
   for _, a in ipairs(args) do argv[#argv + 1] = a end
   local p = assert(core.spawn {
-    argv = argv, env = env, cwd = opts.cwd, stdin = "null",
+    argv = argv, env = env, cwd = opts.cwd, stdin = opts.stdin or "null",
     stdout = { file = out, append = false }, stderr = { file = err, append = false },
   })
   return setmetatable({ proc = p, out = out, err = err, pid = p.pid }, Run)

@@ -15,6 +15,9 @@ local BUILDERS = {
     kernel_field = "kernel.path",
     user_net = true,
     bare = function() return qemu.config { memory = { size = "256M" } } end,
+    serial_socket = true,      -- serves the console on a socket and logs it to a file
+    agent_port = nil,          -- the agent's channel is a virtio-serial port
+    agent_argv = "virtserialport,chardev=vmlua-qga,name=org.qemu.guest_agent.0",
   },
   {
     name = "clh",
@@ -22,6 +25,9 @@ local BUILDERS = {
     field = "memory",
     kernel_field = "kernel",
     bare = function() return clh.config { memory = { size = "256M" }, firmware = "/fw" } end,
+    serial_socket = false,     -- a file or a socket, not both
+    agent_port = 1024,         -- the agent's channel is the hybrid vsock and a port
+    agent_argv = "vmlua.agent=vsock:1024",
   },
 }
 
@@ -62,6 +68,50 @@ for _, B in ipairs(BUILDERS) do
       assert.truthy(has(cfg:argv(), "/run/x/serial.log"))
     end)
 
+    it("serial socket: served with a log file where the hypervisor can; else nil, message and no change", function()
+      local cfg = B.make()
+      assert.is_nil(cfg:serial_socket())
+      local ok, err = cfg:set_serial_socket("/run/x/console.sock", "/run/x/serial.log")
+      if B.serial_socket then
+        assert.is_true(ok, err)
+        assert.are.equal("/run/x/console.sock", cfg:serial_socket())
+        assert.are.equal("/run/x/serial.log", cfg:serial_file())
+        assert.truthy(has(cfg:argv(), "path=/run/x/console.sock,server=on,wait=off,logfile=/run/x/serial.log"))
+        ok, err = cfg:set_serial_socket("/run/x/c2.sock", "/run/x/s2.log")
+        assert.is_nil(ok)
+        assert.truthy(err:find("already configured", 1, true), err)
+      else
+        assert.is_nil(ok)
+        assert.truthy(err:find("^set_serial_socket: "), err)
+        assert.is_nil(cfg:serial_socket())
+        assert.is_nil(cfg:serial_file())
+      end
+    end)
+
+    it("agent channel: nil until added; add returns true and wires it; a second one is refused", function()
+      local cfg = B.make()
+      assert.is_nil(cfg:agent_channel())
+      assert.is_true(cfg:add_agent_channel { socket = "/run/x/agent.sock", port = B.agent_port })
+      local ch = cfg:agent_channel()
+      assert.are.same({ socket = "/run/x/agent.sock", port = B.agent_port }, ch)
+      local argv = cfg:argv()
+      assert.truthy(has(argv, "/run/x/agent.sock"))
+      assert.truthy(has(argv, B.agent_argv), table.concat(argv, " "))
+      local before = table.concat(argv, " ")
+      local ok, err = cfg:add_agent_channel { socket = "/run/x/other.sock", port = B.agent_port }
+      assert.is_nil(ok)
+      assert.truthy(err:find("^add_agent_channel: a guest agent .*already configured"), err)
+      assert.are.equal(before, table.concat(cfg:argv(), " "))
+    end)
+
+    it("agent channel: a port where the channel has none, or none where it needs one, is nil, message", function()
+      local cfg = B.make()
+      local ok, err = cfg:add_agent_channel { socket = "/run/x/agent.sock", port = not B.agent_port and 5 or nil }
+      assert.is_nil(ok)
+      assert.truthy(err:find("^add_agent_channel: .*port"), err)
+      assert.is_nil(cfg:agent_channel())
+    end)
+
     it("add_share: true, shared memory and the device; a duplicate tag is nil, message and changes nothing", function()
       local cfg = B.make()
       assert.is_true(cfg:add_share { tag = "vmlua", socket = "/run/x/vfs1.sock" })
@@ -84,6 +134,8 @@ for _, B in ipairs(BUILDERS) do
         function() local r = cfg:add_disk("/img/a.raw"); return r end,
         function() local r = cfg:add_network("user"); return r end,
         function() local r = cfg:set_kernel_param(7, "x"); return r end,
+        function() local r = cfg:set_serial_socket(42, "/x.log"); return r end,
+        function() local r = cfg:add_agent_channel("/x.sock"); return r end,
       } do
         local line = debug.getinfo(call, "S").linedefined
         local ok, err = pcall(call)

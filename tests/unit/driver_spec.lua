@@ -11,9 +11,9 @@ local H = require "support.h"
 
 local CONTRACT = {
   fields = { "name", "title", "builder", "control", "default_stop", "quick_actions", "actions", "probes",
-             "pause_how", "paused_state", "network_modes", "creates_tap", "disk_modes" },
+             "pause_how", "paused_state", "network_modes", "creates_tap", "disk_modes", "agent" },
   functions = { "connect", "vm_state", "pause", "resume", "default_ready", "launch", "boot", "boot_calls",
-                "add_network", "add_disk", "start_failures" },
+                "add_network", "add_disk", "start_failures", "agent_connect" },
 }
 
 describe("the driver registry", function()
@@ -53,6 +53,9 @@ for _, name in ipairs { "qemu", "clh" } do
         assert.are.equal("function", type(p.normalize), kind)
         assert.is_not_nil(p.schema, kind)
       end
+      assert.truthy(d.agent.file:match("%.sock$"))
+      assert.are.equal("boolean", type(d.agent.ports))
+      for _, k in ipairs { "transport", "hint" } do assert.are.equal("string", type(d.agent[k]), k) end
     end)
 
     it("its default stop policy uses only steps it has", function()
@@ -61,7 +64,7 @@ for _, name in ipairs { "qemu", "clh" } do
         assert.truthy(sandbox.check_stop_step(d, s, "stop"), s)
       end
       for _, s in ipairs(d.quick_actions) do assert.is_function(d.actions[s], s) end
-      assert.are.same({ "term", "kill" }, { steps[#steps - 1], steps[#steps] })
+      assert.are.same({ "term", "kill", "agent" }, { steps[#steps - 2], steps[#steps - 1], steps[#steps] })
     end)
 
     it("says which network and disk modes it has: true, or why not", function()
@@ -102,10 +105,10 @@ describe("a sandbox's vocabulary comes from its driver", function()
 
   it("a stop step of another driver is unknown, with the driver's steps", function()
     assert.are.equal("r.lua:3: stop[1]: unknown stop step \"quit\" (cloud-hypervisor stop steps: " ..
-                     "powerdown, shutdown, term, kill)", err_of {
+                     "powerdown, shutdown, term, kill, agent)", err_of {
       id = "x", hypervisor = clh.config { kernel = "/k" }, stop = { "quit" } })
     assert.are.equal("r.lua:3: stop[2]: unknown stop step \"shutdown\" (QEMU stop steps: " ..
-                     "powerdown, quit, term, kill)", err_of {
+                     "powerdown, quit, term, kill, agent)", err_of {
       id = "x", hypervisor = qemu.config {}, stop = { "quit", "shutdown" } })
     assert.are.equal("r.lua:3: stop[1]: unknown stop step \"powerdwn\" (did you mean 'powerdown'?)", err_of {
       id = "x", hypervisor = qemu.config {}, stop = { "powerdwn" } })
@@ -183,6 +186,10 @@ return D
       set_control_socket = function(_, p) fields.ctl = p; return true end,
       serial_file = function() return fields.serial end,
       set_serial_file = function(_, p) fields.serial = p; return true end,
+      serial_socket = function() return nil end,
+      set_serial_socket = function() return nil, "toyvmm serves no console" end,
+      agent_channel = function() return nil end,
+      add_agent_channel = function() return nil, "toyvmm has no guest agent channel" end,
       add_share = function() return nil, "toyvmm has no shares" end,
       kernel_files = function() return {} end,
       socket_entries = function() return {} end,

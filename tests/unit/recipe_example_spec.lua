@@ -76,13 +76,24 @@ describe("the qemu-demo recipe", function()
     assert.truthy(append:find("vmlua.share=vmlua", 1, true))
   end)
 
-  it("waits for the guest's marker on the serial console and stops by the power button", function()
+  it("has the guest agent: ready once it answers, stopped through it first, then by the power button", function()
     local sb = assert(vmlua.load_recipe(RECIPE, {}))
-    assert.are.same({ kind = "serial", text = "VMLUA-GUEST-READY", timeout = 60 },
-                    { kind = sb.ready[1].kind, text = sb.ready[1].text, timeout = sb.ready[1].timeout })
+    assert.are.same({ kind = "agent", timeout = 60 }, { kind = sb.ready[1].kind, timeout = sb.ready[1].timeout })
     local steps = {}
     for i, s in ipairs(sb.stop) do steps[i] = s.name end
-    assert.are.same({ "powerdown", "quit", "term", "kill" }, steps)
+    assert.are.same({ "agent", "powerdown", "quit", "term", "kill" }, steps)
+  end)
+
+  it("wires the agent's virtio-serial port and the serial console's socket (with the serial log)", function()
+    local sb = assert(vmlua.load_recipe(RECIPE, {}))
+    local argv, plan = argv_string(sb)
+    assert.truthy(argv:find("-device virtserialport,chardev=vmlua-qga,name=org.qemu.guest_agent.0", 1, true))
+    assert.truthy(argv:find("-chardev socket,id=vmlua-qga,path=/run/vmlua-test/demo/qga.sock,server=on,wait=off",
+                            1, true))
+    assert.truthy(argv:find("-chardev socket,id=serial0,path=/run/vmlua-test/demo/console.sock,server=on,wait=off,"
+                            .. "logfile=/run/vmlua-test/demo/serial.log -serial chardev:serial0", 1, true))
+    assert.are.same({ socket = "/run/vmlua-test/demo/qga.sock", timeout = 10 }, plan.agent)
+    assert.are.equal("/run/vmlua-test/demo/serial.log", plan.serial_log)
   end)
 
   it("passes vmlua's own validation (the hypervisor config, socket paths)", function()

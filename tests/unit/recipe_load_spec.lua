@@ -30,7 +30,7 @@ describe("vmlua.load_recipe", function()
     local path = recipe(dir, "local.lua", HEAD .. "local sb = vmlua.sandbox { id = 'x', hypervisor = qemu.config {},\n" ..
                         "  stop = { 'nap' } }\nreturn sb\n")
     local _, err = vmlua.load_recipe(path)
-    assert.are.equal(path .. ":3: stop[1]: unknown stop step \"nap\" (QEMU stop steps: powerdown, quit, term, kill)", err)
+    assert.are.equal(path .. ":3: stop[1]: unknown stop step \"nap\" (QEMU stop steps: powerdown, quit, term, kill, agent)", err)
     path = recipe(dir, "helper.lua", HEAD .. "local function make(id)\n  return vmlua.sandbox { id = id, hypervisor = 1 }\n" ..
                   "end\nreturn make('x')\n")
     _, err = vmlua.load_recipe(path)

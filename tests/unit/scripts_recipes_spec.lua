@@ -6,7 +6,11 @@ local H = require "support.h"
 
 --- A stand-in for the runtime a hook receives.
 local function fake_sb(sb)
-  return { id = sb.id, args = sb.args, stop = function(self) self.stopped = true end }
+  return { id = sb.id, args = sb.args, stop = function(self) self.stopped = true end,
+           exec = function(self, spec)
+             self.ran = spec
+             return { status = 0, stdout = "Linux 6.1.0\n", stderr = "" }
+           end }
 end
 
 describe("scripts/recipes on_ready", function()
@@ -43,4 +47,40 @@ describe("scripts/recipes on_ready", function()
       end)
     end)
   end
+end)
+
+describe("scripts/recipes/qemu-demo.lua shows the guest agent", function()
+  after_each(H.cleanup_tmp)
+  local path = H.root .. "/scripts/recipes/qemu-demo.lua"
+
+  local function on_ready(fields)
+    local share = H.tmpdir()
+    local sb = assert(vmlua.load_recipe(path, { share = share }))
+    H.write(share .. "/hello-from-guest.txt", "hello from the vmlua guest\n")
+    local rt = fake_sb(sb)
+    for k, v in pairs(fields) do rt[k] = v end
+    local out = io.stdout
+    local sink = H.tmpdir() .. "/out"
+    io.stdout = assert(io.open(sink, "w")) -- luacheck: ignore
+    local ok, err = pcall(sb.hooks.on_ready, rt)
+    io.stdout:close()
+    io.stdout = out -- luacheck: ignore
+    assert(ok, err)
+    return rt, H.read(sink)
+  end
+
+  it("runs uname in the guest with sb:exec and prints what came back", function()
+    local rt, out = on_ready({})
+    assert.are.same({ "uname", "-sr" }, rt.ran)
+    assert.truthy(out:find("exit status 0) ---\nLinux 6.1.0\n", 1, true), out)
+  end)
+
+  it("leaves the command line to vmlua in a one-shot run and when detached", function()
+    for _, fields in ipairs { { command = { "true" } }, { detached = true } } do
+      local rt, out = on_ready(fields)
+      assert.is_nil(rt.ran)
+      assert.is_nil(rt.stopped)
+      assert.are.equal("", out)
+    end
+  end)
 end)

@@ -15,6 +15,10 @@ return {
     if #problems > 0 then cli.usage(table.concat(problems, "\nvmlua: ")) end
     io.stdout:write(string.format("%s: ok (sandbox %s, %s, %d process%s)\n", pos[1], plan.id, plan.kind,
       #plan.processes, #plan.processes == 1 and "" or "es"))
+    -- what this hypervisor cannot do for this recipe (not an error)
+    if plan.console_note then
+      io.stdout:write("note: no interactive console (vmlua console): ", plan.console_note, "\n")
+    end
     return 0
   end,
 }

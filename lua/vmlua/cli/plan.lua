@@ -44,6 +44,7 @@ local function as_json(plan)
     id = plan.id, hypervisor = plan.kind, flow = plan.flow, recipe = plan.recipe, dir = plan.dir,
     processes = procs, sockets = json.object(plan.sockets), serial_log = plan.serial_log,
     control_socket = plan.control_socket, vm_config = plan.vm_config, stop = stop,
+    agent = plan.agent, console_socket = plan.console_socket, console_note = plan.console_note,
     boot = boot, problems = json.array(plan.errors),
   }, { pretty = true }) .. "\n"
 end
@@ -74,6 +75,12 @@ local function as_text(plan)
   for _, k in ipairs(names) do add("  %-20s %s", k, plan.sockets[k]) end
   for _, line in ipairs(require("vmlua.sandbox.resources").plan_lines(plan)) do add("%s", line) end
   add("serial log: %s", plan.serial_log or ("not in a file: " .. tostring(plan.serial_note)))
+  add("console: %s", plan.console_socket or ("none (vmlua console is not available): " .. tostring(plan.console_note)))
+  if plan.agent then
+    add("guest agent: %s%s (%s), %g s a call", plan.agent.socket,
+        plan.agent.port and string.format(", vsock port %d", plan.agent.port) or "", plan.driver.agent.transport,
+        plan.agent.timeout)
+  end
   add("stop policy: %s", stop_text(plan.stop))
   for _, e in ipairs(plan.errors) do add("problem: %s", e) end
   return table.concat(out, "\n") .. "\n"

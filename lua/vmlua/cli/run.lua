@@ -1,11 +1,15 @@
---- vmlua run RECIPE: start a sandbox and supervise it.
+--- vmlua run RECIPE: start a sandbox and supervise it; with `-- CMD ARGS...`,
+-- the one-shot: boot, run CMD through the guest agent, stop, exit with its
+-- status.
 local cli = require "vmlua.cli"
 local common = require "vmlua.cli.common"
 local control = require "vmlua.sandbox.control"
 
+local USAGE = "run RECIPE [--set KEY=VALUE]... [--id ID] [-d|--detach] [--timeout SEC] [-- CMD [ARG]...]"
+
 return {
-  summary = "start a sandbox and supervise it until it stops",
-  usage = "run RECIPE [--set KEY=VALUE]... [--id ID] [-d|--detach] [--timeout SEC]",
+  summary = "start a sandbox and supervise it until it stops (or run one command in it)",
+  usage = USAGE,
   description = table.concat({
     "Creates the sandbox's tap and disk overlays, starts the recipe's helpers",
     "(virtiofsd for each share), then the hypervisor, waits until the sandbox is",
@@ -17,8 +21,19 @@ return {
     "With --detach it returns once the sandbox is ready and prints its id on stdout; what",
     "the supervisor wrote meanwhile (on_ready's output) is shown on stderr. A Ctrl-C or",
     "SIGTERM before then stops what was started, and run exits 1.",
+    "",
+    "With '-- CMD [ARG]...' (the recipe needs agent = true): boots, waits until the",
+    "sandbox is ready, runs CMD in the guest through its agent, prints its stdout and",
+    "stderr, stops the sandbox and exits with CMD's status, as 'vmlua exec' does (125",
+    "when the sandbox did not start or CMD could not be run).",
+    "",
+    "Examples:",
+    "  vmlua run scripts/recipes/qemu-demo.lua",
+    "  vmlua run scripts/recipes/qemu-demo.lua -d && vmlua exec demo -- uname -a",
+    "  vmlua run scripts/recipes/qemu-demo.lua -- sh -c 'echo hi; exit 3'",
   }, "\n"),
   args = { "RECIPE" },
+  variadic = true,
   supervises = true,
   options = {
     common.SET_OPTION,
@@ -28,10 +43,21 @@ return {
     { long = "--progress", help = "print progress lines even when stderr is not a terminal" },
   },
   run = function(opts, pos)
+    local command
+    if opts["--"] then
+      command = require("vmlua.cli.exec").command("run", opts, pos, 2, USAGE)
+      if opts.detach then cli.usage("run: -d runs no command: start with -d, then use 'vmlua exec'") end
+    elseif #pos > 1 then
+      cli.usage(string.format("run: unexpected argument '%s' (a command to run goes after '--')", pos[2]))
+    end
     local sb = common.load(pos[1], opts)
     local code, msg, rt = control.run(sb, {
-      detach = opts.detach, timeout = opts.timeout, progress = opts.progress or nil,
+      detach = opts.detach, timeout = opts.timeout, progress = opts.progress or nil, command = command,
     })
+    if command then
+      if msg then io.stderr:write("vmlua: ", msg, "\n") end
+      return code
+    end
     if code ~= 0 then cli.fail(msg or "failed", code) end
     if rt.detached_parent then io.stdout:write(rt.id, "\n") end
     for _, k in ipairs(require("vmlua.sandbox.resources").kept(rt.state)) do

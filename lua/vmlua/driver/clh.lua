@@ -183,4 +183,27 @@ function D.start_failures()
   return {}
 end
 
+-- ---- agent
+
+--- The guest agent's channel: the hybrid vsock (the recipe's vsock, or one
+-- on a socket in the sandbox dir) and a vsock port the guest's qemu-ga
+-- listens on (`qemu-ga -m vsock-listen -p 4294967295:PORT`; the builder adds
+-- the kernel parameter vmlua.agent=vsock:PORT that makes the guest kit do
+-- so). Until the guest listens, cloud-hypervisor closes each connection
+-- without an OK: connecting retries until its timeout.
+D.agent = {
+  file = "vsock.sock",
+  ports = true,
+  relay = false, -- each vsock connection is the guest's own
+  transport = "hybrid vsock",
+  hint = "is qemu-ga in the guest, listening on the vsock port (qemu-ga -m vsock-listen -p 4294967295:PORT)?",
+}
+
+--- A vmlua.qga client through the hybrid vsock recorded in the plan or
+-- state (`{ socket =, port = }`); `opts`: timeout, wait, hint.
+function D.agent_connect(channel, opts)
+  return require("vmlua.qga").connect { socket = channel.socket, port = channel.port, timeout = opts.timeout,
+                                        wait = opts.wait, hint = opts.hint }
+end
+
 return D

@@ -167,4 +167,27 @@ function D.start_failures(text)
   return out
 end
 
+-- ---- agent
+
+--- The guest agent's channel: a virtio-serial port named
+-- org.qemu.guest_agent.0 on a unix socket chardev in the sandbox dir (the
+-- builder's add_agent_channel). QEMU holds what the host sends until the
+-- agent opens the port, so a sync sent early is answered once it is up.
+D.agent = {
+  file = "qga.sock",
+  ports = false,
+  -- qemu-ga sleeps 100 ms on a virtio-serial port no host client holds:
+  -- the supervisor holds it and relays (vmlua.sandbox.agent_relay)
+  relay = true,
+  transport = "virtio-serial port org.qemu.guest_agent.0",
+  hint = "is qemu-ga in the guest, running on the virtio-serial port org.qemu.guest_agent.0?",
+}
+
+--- A vmlua.qga client on the channel recorded in the plan or state
+-- (`{ socket = }`); `opts`: timeout, wait, hint (see qga.connect).
+function D.agent_connect(channel, opts)
+  return require("vmlua.qga").connect { socket = channel.socket, timeout = opts.timeout, wait = opts.wait,
+                                        hint = opts.hint }
+end
+
 return D

@@ -174,11 +174,82 @@ function methods:set_serial_file(path)
   end)
 end
 
+--- Serve the first serial port (the console) on a unix socket (QEMU's
+-- server, wait=off) and log all it writes to `log` (chardev logfile=), so a
+-- console client and the serial log both see the guest's output.
+function methods:set_serial_socket(path, log)
+  local ok, err = method_args(F.path:req(), path, "set_serial_socket", "string")
+  if ok then ok, err = method_args(F.path:req(), log, "set_serial_socket", "string") end
+  if not ok then return nil, err end
+  return transact(self, "set_serial_socket", function(f)
+    local i = find_serial(f)
+    if i then return nil, string.format("a serial port is already configured (devices[%d])", i) end
+    for _, p in ipairs(f.extra_params or {}) do
+      if p == "-serial" then return nil, "a serial port is already configured (extra_params)" end
+    end
+    append(f, "devices", { kind = "legacy_serial", socket = path, logfile = log })
+    if (f.knobs or {}).no_graphic and f.monitor == nil then f.monitor = "none" end
+    return true
+  end)
+end
+
+--- The unix socket the first serial port is served on, or nil.
+function methods:serial_socket()
+  local _, d = find_serial(self.fields)
+  return d and d.socket
+end
+
+H.AGENT_PORT = "org.qemu.guest_agent.0"
+
+local function find_agent_port(f)
+  for i, d in ipairs(f.devices or {}) do
+    if d.kind == "char" and d.name == H.AGENT_PORT and (d.driver or "virtserialport") == "virtserialport" then
+      return i, d
+    end
+  end
+  return nil
+end
+
+--- Wire the QEMU guest agent's channel: a virtserialport named
+-- org.qemu.guest_agent.0 on a unix socket chardev (server, wait=off) at
+-- `socket`, on the config's virtio-serial controller (one is added, on the
+-- machine's transport, when there is none). `port` (a vsock port) does not
+-- apply: nil, message.
+function methods:add_agent_channel(args)
+  local ok, err = method_args(S.record { socket = F.path:req(), port = S.integer {} }, args,
+                              "add_agent_channel", "table")
+  if not ok then return nil, err end
+  if args.port ~= nil then
+    return nil, "add_agent_channel: port: QEMU's agent channel is a virtio-serial port, not vsock"
+  end
+  return transact(self, "add_agent_channel", function(f)
+    local i = find_agent_port(f)
+    if i then return nil, string.format("a guest agent port is already configured (devices[%d])", i) end
+    local has_controller = false
+    for _, d in ipairs(f.devices or {}) do
+      if d.kind == "serial" then has_controller = true end
+    end
+    if not has_controller then append(f, "devices", { kind = "serial", id = "vmlua-virtio-serial" }) end
+    append(f, "devices", { kind = "char", backend = "socket", id = "vmlua-qga", path = args.socket,
+                           driver = "virtserialport", name = H.AGENT_PORT })
+    return true
+  end)
+end
+
+--- Where the guest agent is reached: `{ socket = path }` for a
+-- virtserialport org.qemu.guest_agent.0 on a socket chardev, or nil.
+function methods:agent_channel()
+  local _, d = find_agent_port(self.fields)
+  if d and d.backend == "socket" then return { socket = d.path } end
+  return nil
+end
+
 --- The file the first serial port writes to, or nil.
 function methods:serial_file()
   local f = self.fields
   local _, d = find_serial(f)
   if not d then return nil end
+  if d.logfile then return d.logfile end
   if d.file then return d.file end
   if d.chardev then
     for _, c in ipairs(f.devices or {}) do

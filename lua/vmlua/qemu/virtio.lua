@@ -74,11 +74,14 @@ K.char = {
 }
 
 -- LegacySerialDevice: `-serial chardev:<id>`; vmlua also accepts `file` or
--- `socket` and then creates the chardev itself.
+-- `socket` and then creates the chardev itself, with `logfile` (QEMU's
+-- chardev logfile=: everything the guest writes also goes to that file,
+-- whether a client is connected to the socket or not).
 K.legacy_serial = {
-  fields = { chardev = F.id, file = F.path, socket = F.path, id = F.id },
+  fields = { chardev = F.id, file = F.path, socket = F.path, id = F.id, logfile = F.path },
   check = F.checks(F.one_of({ "chardev", "file", "socket" }, true),
-                   F.only_when("id", function(d) return d.chardev == nil end, "with file or socket")),
+                   F.only_when("id", function(d) return d.chardev == nil end, "with file or socket"),
+                   F.only_when("logfile", function(d) return d.chardev == nil end, "with file or socket")),
   emit = function(d, ctx)
     ctx.serials = (ctx.serials or 0) + 1
     if d.chardev then return { "-serial", "chardev:" .. d.chardev } end
@@ -89,6 +92,7 @@ K.legacy_serial = {
     else
       c = O.new("socket"):add("id", id):add("path", d.socket):raw("server=on"):raw("wait=off")
     end
+    c:opt("logfile", d.logfile)
     return { "-chardev", c:str(), "-serial", "chardev:" .. id }
   end,
 }

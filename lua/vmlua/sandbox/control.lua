@@ -46,26 +46,36 @@ function M.problems(sb, plan)
 end
 
 --- Start `sb` and supervise it until it ends (or, with `opts.detach`, until
--- it is ready). `opts`: run_dir, detach, timeout (per probe), progress.
+-- it is ready). `opts`: run_dir, detach, timeout (per probe), progress;
+-- command (an argv: the one-shot, `vmlua run RECIPE -- CMD`: run it through
+-- the guest agent once ready, then stop) with input, env, exec_timeout.
 -- Returns the exit status, a message, and the runtime.
 function M.run(sb, opts)
   opts = opts or {}
+  if opts.command and not sb.agent then
+    return M.USAGE, string.format("a command to run in the sandbox needs its guest agent: add agent = true to %s",
+                                  sb.recipe or "the recipe")
+  end
   if opts.timeout then
     for _, p in ipairs(sb.ready) do p.timeout = opts.timeout end
     sb.timeouts.ready = opts.timeout
   end
   local plan = M.plan(sb, opts)
-  local rt = require("vmlua.sandbox.runtime").new(sb, plan, { detach = opts.detach, progress = opts.progress })
+  local rt = require("vmlua.sandbox.runtime").new(sb, plan, {
+    detach = opts.detach, progress = opts.progress, command = opts.command, input = opts.input, env = opts.env,
+    exec_timeout = opts.exec_timeout,
+  })
   local code, msg = require("vmlua.sandbox.launch").run(rt)
   return code, msg, rt
 end
 
 -- ------------------------------------------------------------ sandboxes by id
 
---- The state store of the run dir, for looking sandboxes up: without a run
--- dir nothing is known (and nothing is created).
-function M.store()
-  local dir = M.run_dir()
+--- The state store of the run dir (`run_dir`: another than VMLUA_RUN_DIR's),
+-- for looking sandboxes up: without a run dir nothing is known (and nothing
+-- is created).
+function M.store(run_dir)
+  local dir = run_dir or M.run_dir()
   if not core.fs.exists(dir) then
     return { dir = dir, list = function() return {} end,
              load = function(_, id) return nil, string.format("no state for sandbox '%s'", id), core.errno.ENOENT end }
@@ -75,12 +85,12 @@ function M.store()
   return store
 end
 
---- The state of sandbox `id` (and the store): unknown or invalid ids are
--- usage errors.
-function M.find(id)
+--- The state of sandbox `id` (and the store) in the run dir (`run_dir`:
+-- another than VMLUA_RUN_DIR's): unknown or invalid ids are usage errors.
+function M.find(id, run_dir)
   local ok, err = core.paths.check_id(id)
   if not ok then return nil, err, M.USAGE end
-  local store, serr, scode = M.store()
+  local store, serr, scode = M.store(run_dir)
   if not store then return nil, serr, scode end
   local st, lerr, errno = store:load(id)
   if not st then
@@ -142,6 +152,30 @@ function M.control_target(id)
     return nil, string.format("sandbox '%s' has no control socket in its state", id), M.RUNTIME
   end
   return { driver = driver, socket = st.control_socket, id = id, status = M.status(st) }
+end
+
+--- A running sandbox found by id, from its state alone, with the guest
+-- agent's methods: `sb:exec{...}`, `sb:push(host, guest)`, `sb:pull(guest,
+-- host)`, `sb:agent()` (and `sb.id`, `sb.kind`, `sb.dir`, `sb.state`).
+-- Fails with code 2 for an unknown sandbox or one without an agent, 1 for
+-- one that is not running. `run_dir`: another than VMLUA_RUN_DIR's.
+function M.attach(id, run_dir)
+  local st, store, code = M.find(id, run_dir)
+  if not st then return nil, store, code end
+  local driver, derr = require("vmlua.driver").named(st.hypervisor)
+  if not driver then
+    return nil, string.format("sandbox '%s' has no known hypervisor in its state (%s)", id, derr), M.RUNTIME
+  end
+  local agent = require "vmlua.sandbox.agent"
+  local status = M.status(st)
+  local sb = agent.attached(st, driver, store.dir .. "/" .. id, status)
+  if not sb.plan.agent then
+    return nil, string.format("sandbox '%s' has no guest agent: add agent = true to its recipe", id), M.USAGE
+  end
+  if status ~= "running" then
+    return nil, string.format("sandbox '%s' is not running (status: %s)", id, status), M.RUNTIME
+  end
+  return sb
 end
 
 -- ------------------------------------------------------------ stopping
@@ -209,7 +243,8 @@ local function stop_from_state(st, store, processes, opts)
   local control = liveness.usable_socket(dir, st.control_socket)
   local rt = require("vmlua.sandbox.runtime").from_state(st, {
     driver = driver, store = store, dir = dir, steps = steps, processes = processes, sockets = sockets,
-    control_socket = control, api_timeout = require("vmlua.sandbox").DEFAULTS.api_timeout,
+    control_socket = control, agent = require("vmlua.sandbox.agent").channel_of(st, dir),
+    api_timeout = require("vmlua.sandbox").DEFAULTS.api_timeout,
     helper_grace = require("vmlua.sandbox").DEFAULTS.stop_grace,
   })
   for _, name in ipairs(skipped) do

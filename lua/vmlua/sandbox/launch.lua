@@ -200,6 +200,8 @@ function M.start(rt)
     return nil, msg
   end
   rt:progress("%s ready (%.2f s)", rt.id, secs)
+  -- the guest agent's channel held open and served to clients (QEMU)
+  rt.agent_relay = require("vmlua.sandbox.agent_relay").open(rt)
   core.sd_notify("READY=1")
   return true
 end
@@ -209,6 +211,7 @@ end
 -- state that claims to be running. Kill everything, remove the sockets,
 -- record the error.
 local function emergency_stop(rt, err)
+  if rt.agent_relay then pcall(rt.agent_relay.close, rt.agent_relay) end
   for _, e in pairs(rt.procs) do
     pcall(e.proc.terminate, e.proc, { signal = "SIGKILL", grace = 5, group = true })
   end
@@ -225,7 +228,9 @@ local function protected(rt, fn, ...)
 end
 
 --- Everything `vmlua run` does. Returns the exit status and a message.
+-- With a command (`vmlua run RECIPE -- CMD`), the one-shot instead.
 function M.run(rt)
+  if rt.command then return protected(rt, require("vmlua.sandbox.oneshot").run, rt) end
   return protected(rt, M.run_unprotected, rt)
 end
 

@@ -77,12 +77,27 @@ function M.wire_control_socket(plan)
 end
 
 --- The serial console goes to serial.log in the sandbox dir unless the
--- recipe already sends it to a file of its own.
+-- recipe already sends it to a file of its own; where the hypervisor can
+-- also serve it on a socket while it writes the log, it is served on
+-- console.sock too (for `vmlua console`).
 function M.wire_serial(plan)
   plan.serial_log = plan.config:serial_file()
-  if plan.serial_log then return end
+  if plan.serial_log then
+    plan.console_socket = plan.config:serial_socket()
+    if not plan.console_socket then plan.console_note = "the recipe sends the serial port to a file of its own" end
+    return
+  end
   local path = plan.dir .. "/serial.log"
-  local ok, err = plan.config:set_serial_file(path)
+  local sock, serr = core.paths.socket(plan.dir, "console.sock")
+  local ok, err
+  if sock then ok, err = plan.config:set_serial_socket(sock, path) else err = serr end
+  if ok then
+    plan.serial_log, plan.console_socket = path, sock
+    plan.sockets.console = sock
+    return
+  end
+  plan.console_note = (tostring(err):gsub("^set_serial_socket: ", ""))
+  ok, err = plan.config:set_serial_file(path)
   if ok then plan.serial_log = path else plan.serial_note = err end
 end
 
@@ -229,6 +244,7 @@ function M.plan(sb, opts)
   local plan = new_plan(sb, opts or {})
   M.wire_control_socket(plan)
   M.wire_serial(plan)
+  require("vmlua.sandbox.agent").wire(sb, plan)
   M.wire_shares(sb, plan)
   M.add_helpers(sb, plan)
   M.check_recipe_sockets(plan)

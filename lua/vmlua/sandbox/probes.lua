@@ -58,6 +58,8 @@ local function describe(p)
     return "socket probe (" .. p.path .. ")"
   elseif p.kind == "fn" then
     return "fn probe"
+  elseif p.kind == "agent" then
+    return "agent probe (guest-sync)"
   end
   return string.format("%s probe (state %s)", p.kind, tostring(p.state))
 end
@@ -110,6 +112,10 @@ function M.backoff_wait(rt, delay, deadline)
   local idx, fail = M.wait_for(rt, {}, core.monotonic() + delay)
   if not idx and fail.kind ~= "timeout" then return nil, fail end
   return true
+end
+
+function probe_impl.agent(rt, p, deadline)
+  return require("vmlua.sandbox.agent").probe(rt, p, deadline)
 end
 
 function probe_impl.fn(rt, p, deadline)

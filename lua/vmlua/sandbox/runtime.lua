@@ -2,7 +2,11 @@
 -- Hooks receive this object as `sb`: `sb.id`, `sb.dir`, `sb.pid`,
 -- `sb.shares`, `sb.args`, `sb.network` and `sb.disks` (as state.json records
 -- them: forwards, tap, overlays), `sb:control()`, `sb:qmp()`, `sb:api()`,
--- `sb:stop()`, `sb:serial_tail(n)`, `sb:log(level, msg)`, `sb:path(p)`.
+-- `sb:stop()`, `sb:serial_tail(n)`, `sb:log(level, msg)`, `sb:path(p)`,
+-- `sb.detached` (run --detach), `sb.command` (the one-shot command of
+-- `vmlua run RECIPE -- CMD`, or nil),
+-- and with the guest agent `sb:exec{...}`, `sb:push()`, `sb:pull()`,
+-- `sb:agent()` (vmlua.sandbox.agent).
 local core = require "vmlua.core"
 local exits = require "vmlua.sandbox.exits"
 local logs = require "vmlua.sandbox.logs"
@@ -19,6 +23,7 @@ local function initial_state(sb, plan)
     id = plan.id, hypervisor = sb.kind, recipe = sb.recipe, args = sb.args, dir = plan.dir,
     created = core.time(), status = "new", processes = {}, sockets = plan.sockets,
     serial_log = plan.serial_log, control_socket = plan.control_socket,
+    agent = plan.agent, console_socket = plan.console_socket, console_note = plan.console_note,
     stop_policy = {},
   }
   for i, s in ipairs(plan.stop) do
@@ -34,6 +39,7 @@ function M.new(sb, plan, opts)
   local rt = setmetatable({
     sandbox = sb, plan = plan, driver = plan.driver, id = plan.id, dir = plan.dir, kind = sb.kind,
     args = sb.args, shares = {}, procs = {}, started = core.monotonic(), opts = opts,
+    detached = opts.detach or false, command = opts.command,
     state = initial_state(sb, plan),
   }, Runtime)
   for i, s in ipairs(sb.shares) do rt.shares[i] = { tag = s.tag, source = sb:resolve(s.source) } end
@@ -159,6 +165,9 @@ function Runtime:path(p)
   return self.sandbox:resolve(p)
 end
 
+-- sb:agent(), sb:exec{...}, sb:push(host, guest), sb:pull(guest, host)
+for name, fn in pairs(require("vmlua.sandbox.agent").methods) do Runtime[name] = fn end
+
 --- Run a hook, if the recipe gave one, catching its errors.
 function Runtime:hook(name, ...)
   local fn = self.sandbox.hooks[name]
@@ -179,7 +188,7 @@ function M.from_state(st, ctx)
   local plan = {
     id = st.id, dir = ctx.dir, kind = st.hypervisor, driver = ctx.driver, run_dir = ctx.store.dir,
     sockets = ctx.sockets, serial_log = st.serial_log, control_socket = ctx.control_socket,
-    stop = ctx.steps, processes = {},
+    stop = ctx.steps, processes = {}, agent = ctx.agent,
   }
   local rt = setmetatable({
     plan = plan, driver = ctx.driver, id = st.id, dir = ctx.dir, kind = st.hypervisor, procs = {}, state = st,

@@ -21,6 +21,11 @@ function generic.kill(rt)
   return rt.hv:signal("SIGKILL")
 end
 
+-- guest-shutdown through the guest agent
+function generic.agent(rt)
+  return require("vmlua.sandbox.agent").shutdown(rt)
+end
+
 -- Run one named step: true, or nil and why it was not possible.
 local function run_action(rt, name)
   local fn = generic[name] or rt.driver.actions[name]
@@ -146,6 +151,10 @@ end
 M.GROUP_GRACE = 1
 
 function M.stop_rest(rt)
+  if rt.agent_relay then
+    rt.agent_relay:close()
+    rt.agent_relay = nil
+  end
   if rt.hv then rt.hv:terminate { grace = M.GROUP_GRACE, group = true } end
   M.stop_helpers(rt)
   M.remove_sockets(rt)

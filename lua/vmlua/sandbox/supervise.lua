@@ -83,14 +83,19 @@ function M.run(rt)
       end
     end
     conds[#conds + 1] = { signal = signals.SUPERVISED }
+    local nsig = #conds
+    -- the guest agent's relay (vmlua.sandbox.agent_relay), after the rest
+    if rt.agent_relay then table.move(rt.agent_relay:conditions(), 1, 3, nsig + 1, conds) end
     local i, ev = core.wait(conds)
-    if i == nil then
+    if i and i > nsig then
+      if not rt.agent_relay:handle(i - nsig) then rt.agent_relay = nil end
+    elseif i == nil then
       rt:log("error", "wait failed: " .. tostring(ev))
       return finish_stop(rt, nil, "supervisor error")
     elseif i == 1 then
       rt.state.exit_noticed_mono = core.monotonic()
       return hypervisor_exited(rt, ev)
-    elseif i < #conds then
+    elseif i < nsig then
       local code, msg = helper_exited(rt, names[i], ev)
       if code then return code, msg end
     elseif ev.signal == signals.HANGUP then

@@ -75,6 +75,9 @@ struct knobs {
 	long poweroff_delay_ms;		/* FAKE_CLH_POWEROFF_DELAY_MS */
 	long vhost_timeout_ms;		/* FAKE_CLH_VHOST_TIMEOUT_MS */
 	long cpu_removal_ms;		/* FAKE_CLH_CPU_REMOVAL_MS */
+	const char *agent;		/* FAKE_CLH_AGENT: on, off, hang */
+	long agent_delay_ms;		/* FAKE_CLH_AGENT_DELAY_MS */
+	const char *agent_root;		/* FAKE_CLH_AGENT_ROOT */
 };
 extern struct knobs K;
 bool feature_enabled(const char *name);
@@ -217,6 +220,7 @@ bool vm_resize(json_object *req, struct errchain *ec);
 bool vm_resize_zone(json_object *req, struct errchain *ec);
 bool vm_resize_disk(json_object *req, struct errchain *ec);
 void vm_guest_exit(void);
+void vm_guest_poweroff(void);	/* the guest powers itself off (guest-shutdown) */
 void vm_cpu_removal_done(void);
 void vm_cleanup(void);
 /* Used by migrate.c: adopt a config and bring the VM up in a state. */
@@ -236,8 +240,16 @@ void vhost_connect_all(char **paths, int n, vhost_done_cb done);
 void vhost_retry(void);
 void vhost_disconnect_all(void);
 void vhost_close(const char *path);
+/* ---- the hybrid vsock socket (vsock.c) ---------------------------------- */
 bool vsock_listen(json_object *vsock, struct errchain *ec);
 void vsock_close(void);
+
+/* ---- the guest agent behind it (guestagent.c) -------------------------- */
+void agent_boot(json_object *cfg);	/* reads vmlua.agent=vsock:PORT */
+void agent_guest_up(void);		/* the guest has printed its marker */
+bool agent_listening(uint32_t port);	/* does the guest listen on port? */
+void agent_attach(int fd);		/* an established connection to it */
+void agent_stop(void);			/* the VM goes: close, kill commands */
 
 /* ---- snapshot, restore, migration (migrate.c) -------------------------- */
 bool vm_snapshot(json_object *req, struct errchain *ec);

@@ -24,6 +24,10 @@
  *   FAKE_CLH_CRASH_AFTER_MS=n      abort (SIGABRT) n ms after the VM starts running
  *   FAKE_CLH_VHOST_TIMEOUT_MS=60000  give up connecting vhost-user backends
  *   FAKE_CLH_CPU_REMOVAL_MS=0      a vCPU removal stays pending this long (429)
+ *   FAKE_CLH_AGENT=on              the guest's qemu-ga behind the hybrid vsock:
+ *                                  on, off (no agent), hang (never answers)
+ *   FAKE_CLH_AGENT_DELAY_MS=0      it listens this long after the marker
+ *   FAKE_CLH_AGENT_ROOT=           guest paths and commands are under this dir
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -80,6 +84,9 @@ static void knobs_load(void)
 	K.crash_after_ms = env_long("FAKE_CLH_CRASH_AFTER_MS", -1);
 	K.vhost_timeout_ms = env_long("FAKE_CLH_VHOST_TIMEOUT_MS", 60000);
 	K.cpu_removal_ms = env_long("FAKE_CLH_CPU_REMOVAL_MS", 0);
+	K.agent = env_str("FAKE_CLH_AGENT", "on");
+	K.agent_delay_ms = env_long("FAKE_CLH_AGENT_DELAY_MS", 0);
+	K.agent_root = env_str("FAKE_CLH_AGENT_ROOT", NULL);
 	build_version = K.version;
 }
 

@@ -472,6 +472,15 @@ bool vm_power_button(struct errchain *ec)
 	return true;
 }
 
+/* The guest powers itself off (qemu-ga's guest-shutdown runs shutdown -P). */
+void vm_guest_poweroff(void)
+{
+	if (vm.state == VM_PAUSED)
+		vm.poweroff_queued = true;
+	else if (vm.state == VM_RUNNING && !timer_active(T_POWEROFF))
+		timer_set(T_POWEROFF, K.poweroff_delay_ms);
+}
+
 bool vm_nmi(struct errchain *ec)
 {
 	return booted() ? true : vm_err(ec, 500, "VM is not running");

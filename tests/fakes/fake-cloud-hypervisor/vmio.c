@@ -12,7 +12,7 @@
  * - vhost-user backends (virtio-fs, ...): connected at boot, retried every
  *   100 ms for up to FAKE_CLH_VHOST_TIMEOUT_MS (the real one: one minute),
  *   held open while the VM runs; no vhost-user message is ever sent;
- * - the hybrid vsock socket: bound at boot, connections accepted and closed.
+ * (the hybrid vsock socket is vsock.c, the guest agent behind it guestagent.c).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -252,6 +252,7 @@ void guest_boot_banner(json_object *cfg)
 	char *line;
 
 	guest_console = pick_console(cmdline);
+	agent_boot(cfg);
 	line = xasprintf("[    0.000000] Linux version 6.1.0-fake (fake-cloud-hypervisor %s) #1 SMP\n"
 			 "[    0.000000] Command line: %s\n"
 			 "[    0.010000] fake guest: %lld vCPU(s), booting\n",
@@ -267,6 +268,7 @@ void guest_ready_marker(void)
 
 	guest_output(line);
 	free(line);
+	agent_guest_up();
 }
 
 /* ---- vhost-user backends --------------------------------------------------- */
@@ -381,51 +383,4 @@ void vhost_disconnect_all(void)
 	}
 	free(held);
 	held = NULL;
-}
-
-/* ---- hybrid vsock ------------------------------------------------------------ */
-
-static int vsock_fd = -1;
-static char *vsock_path;
-
-static void on_vsock(int fd, short revents, void *ctx)
-{
-	int c = accept4(fd, NULL, NULL, SOCK_CLOEXEC);
-
-	(void)revents;
-	(void)ctx;
-	if (c >= 0)
-		close(c);	/* no guest port listens */
-}
-
-bool vsock_listen(json_object *vsock, struct errchain *ec)
-{
-	const char *path = jstr(vsock, "socket");
-
-	vsock_close();
-	if (!path)
-		return true;
-	vsock_fd = unix_listen(path, 16);
-	if (vsock_fd < 0) {
-		ec_push(ec, "Error from device manager");
-		ec_push(ec, "Cannot create virtio-vsock device");
-		ec_push(ec, "Error binding vsock socket %s: %s", path, oserr(errno));
-		ec->status = 500;
-		return false;
-	}
-	vsock_path = xstrdup(path);
-	loop_add(vsock_fd, POLLIN, on_vsock, NULL);
-	return true;
-}
-
-void vsock_close(void)
-{
-	if (vsock_fd < 0)
-		return;
-	loop_del(vsock_fd);
-	close(vsock_fd);
-	unlink(vsock_path);
-	free(vsock_path);
-	vsock_fd = -1;
-	vsock_path = NULL;
 }
