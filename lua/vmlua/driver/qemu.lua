@@ -43,22 +43,34 @@ end
 
 -- ------------------------------------------------------------ readiness
 
---- The qmp probe: QMP answers and query-status reports `state`. A state
--- change comes with an event (RESUME, STOP, ...), so between checks the
--- probe waits for QMP traffic rather than polling.
+--- The qmp probe: QMP answers and query-status reports `state`. The state
+-- is a fact, read once after connecting and again whenever QMP sends
+-- something (RESUME, STOP, MIGRATION, ... events): between reads the probe
+-- waits for QMP traffic rather than polling.
+--
+-- One switch sends no event by itself: the end of an incoming migration
+-- ("inmigrate" to "paused", or to "running"). While QEMU is in "inmigrate"
+-- the probe turns the migration's `events` capability on, so that the end
+-- comes as a MIGRATION event, then reads the state again (the migration may
+-- have ended before the capability was on).
 local function qmp_probe(rt, p, deadline)
   local probes = require "vmlua.sandbox.probes"
   local client, fail = probes.control_client(rt, deadline)
   if not client then return nil, fail end
-  local last
+  local last, asked
   while true do
     local state, qerr = D.vm_state(client)
     if not state then client:close(); return nil, { kind = "error", message = qerr } end
     last = state
     if state == p.state then break end
-    local widx, wfail = probes.wait_for(rt, { { readable = client:socket() } }, deadline)
-    if not widx then client:close(); wfail.last_state = last; return nil, wfail end
-    client:events()
+    if state == "inmigrate" and not asked then
+      asked = true
+      client:migrate_set_capabilities { events = true }
+    else
+      local widx, wfail = probes.wait_for(rt, { { readable = client:socket() } }, deadline)
+      if not widx then client:close(); wfail.last_state = last; return nil, wfail end
+      client:events()
+    end
   end
   client:close()
   return true
