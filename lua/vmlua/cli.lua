@@ -11,7 +11,7 @@ cli.EXIT_OK, cli.EXIT_RUNTIME, cli.EXIT_USAGE = 0, 1, 2
 --- Commands in the order `vmlua --help` lists them.
 cli.commands = {
   "run", "plan", "check", "ps", "inspect", "stop", "gc",
-  "qmp", "api", "pause", "resume", "version", "help",
+  "qmp", "api", "pause", "resume", "snapshot", "template", "version", "help",
 }
 
 local failure_mt = { __tostring = function(e) return e.message end }

@@ -247,6 +247,7 @@ local function build_schema(driver)
     description = S.string {},
   }
   for k, v in pairs(hooks) do fields[k] = v end
+  for k, v in pairs(require("vmlua.sandbox.snapshot").fields) do fields[k] = v end
   local schema = S.record(fields, {
     check = function(v, path)
       local seen = {}
@@ -265,7 +266,7 @@ local function build_schema(driver)
         end
         names[h.name] = true
       end
-      return true
+      return require("vmlua.sandbox.snapshot").check(v, path)
     end,
   })
   return { sandbox = schema, stop_step = stop_step, kinds = M.probe_kinds(driver) }
@@ -408,6 +409,7 @@ function M.new(spec, ctx, where)
     defined_at = where,
   }, Sandbox)
   for _, h in ipairs(M.HOOKS) do sb.hooks[h] = spec[h] end
+  sb.snapshot = require("vmlua.sandbox.snapshot").normalize(spec, sb)
   for i, s in ipairs(spec.shares or {}) do
     local v = s.virtiofsd or {}
     sb.shares[i] = {

@@ -5,12 +5,15 @@ local control = require "vmlua.sandbox.control"
 
 return {
   summary = "start a sandbox and supervise it until it stops",
-  usage = "run RECIPE [--set KEY=VALUE]... [--id ID] [-d|--detach] [--timeout SEC]",
+  usage = "run RECIPE [--set KEY=VALUE]... [--id ID] [-d|--detach] [--timeout SEC] [--from NAME | --restore DIR]",
   description = table.concat({
     "Starts the recipe's helpers (virtiofsd for each share), then the hypervisor, waits",
     "until the sandbox is ready and supervises it. The first Ctrl-C or SIGTERM runs the",
     "stop policy, a second one kills. Exits 0 when the VM shut down cleanly, 1 when it",
     "failed to start, died or timed out, 2 for a usage or recipe error.",
+    "",
+    "--from NAME starts a clone of template NAME, --restore DIR the snapshot in DIR, instead",
+    "of booting (see docs/snapshots.md): the sandbox is ready once the VM runs again.",
   }, "\n"),
   args = { "RECIPE" },
   supervises = true,
@@ -20,6 +23,8 @@ return {
     { long = "--detach", short = "-d", help = "return once the VM is ready, leaving a supervisor" },
     { long = "--timeout", arg = "SEC", number = true, help = "readiness timeout for each probe" },
     { long = "--progress", help = "print progress lines even when stderr is not a terminal" },
+    common.FROM_OPTION,
+    common.RESTORE_OPTION,
   },
   run = function(opts, pos)
     local sb = common.load(pos[1], opts)

@@ -10,6 +10,7 @@
 -- sandbox's driver.
 local core = require "vmlua.core"
 local virtiofsd = require "vmlua.virtiofsd"
+local snapshot = require "vmlua.sandbox.snapshot"
 
 local M = {}
 
@@ -199,8 +200,10 @@ function M.plan(sb, opts)
   M.wire_shares(sb, plan)
   M.add_helpers(sb, plan)
   M.check_recipe_sockets(plan)
+  snapshot.wire(sb, plan)
   M.add_hypervisor(sb, plan)
   M.bind_ready(sb, plan)
+  snapshot.bind_ready(sb, plan)
   plan.stop = sb.stop
   plan.errors = unique(plan.errors)
   return plan

@@ -24,6 +24,7 @@ local function initial_state(sb, plan)
     st.stop_policy[i] = { step = s.fn and "function" or s.name, name = s.name, grace = s.grace }
   end
   st.stop_budget = require("vmlua.sandbox.stop").budget(plan.stop, plan.processes)
+  require("vmlua.sandbox.snapshot").record(st, plan)
   return st
 end
 

@@ -149,6 +149,7 @@ function M.stop_rest(rt)
   if rt.hv then rt.hv:terminate { grace = M.GROUP_GRACE, group = true } end
   M.stop_helpers(rt)
   M.remove_sockets(rt)
+  require("vmlua.sandbox.snapshot").release(rt)
 end
 
 --- How long a whole stop may take, in seconds: `policy` with the stop
