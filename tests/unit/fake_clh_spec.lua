@@ -721,6 +721,30 @@ describe("fake cloud-hypervisor", function()
       assert.equal(404, put(w.api, "vm.coredump", { destination_url = "file:///x" }).status)
     end)
 
+    it("refuses a restore whose config.json no longer matches its state.json, or without a state.json", function()
+      local v = vmm()
+      running(v)
+      assert.equal(204, put(v.api, "vm.pause").status)
+      local snap = v.dir .. "/snap"
+      assert(core.fs.mkdir(snap))
+      assert.equal(204, put(v.api, "vm.snapshot", { destination_url = "file://" .. snap }).status)
+      local saved = json.decode(H.read(snap .. "/state.json"))
+      assert.equal("number", type(saved.vm.memory_size))
+      local cfg = json.decode(H.read(snap .. "/config.json"))
+      cfg.memory.size = cfg.memory.size * 2
+      H.write(snap .. "/config.json", json.encode(cfg))
+      local w = vmm()
+      local r = put(w.api, "vm.restore", { source_url = "file://" .. snap })
+      assert.same({ 500, { "Error from API", "The VM could not be restored", "Error restoring VM",
+                           "The snapshot's config.json does not match its state.json", "memory_size" } },
+                  { r.status, r.json })
+      os.remove(snap .. "/state.json")
+      r = put(w.api, "vm.restore", { source_url = "file://" .. snap })
+      assert.equal(500, r.status)
+      assert.equal("Cannot read the snapshot's state.json", r.json[4])
+      assert.equal(404, state(w.api)) -- nothing was created
+    end)
+
     it("migrates over unix:, the sender exits 0", function()
       local src, dst = vmm(), vmm()
       running(src)
