@@ -157,11 +157,10 @@ end
 -- ------------------------------------------------------------ snapshots
 
 --- What this driver cannot do (docs/snapshots.md).
-D.cannot = {
-  template = "it restores guest RAM from a snapshot's own memory files (copied, or faulted in on demand), and has "
-    .. "nothing like QEMU's x-ignore-shared to map a template's RAM file copy-on-write; use QEMU for templates, "
-    .. "or snapshots (vmlua snapshot, run --restore)",
-}
+local NO_TEMPLATES = "it restores guest RAM from a snapshot's own memory files (copied, or faulted in on demand), "
+  .. "and has nothing like QEMU's x-ignore-shared to map a template's RAM file copy-on-write; use QEMU for "
+  .. "templates, or snapshots (vmlua snapshot, run --restore)"
+D.cannot = { template = NO_TEMPLATES, clone = NO_TEMPLATES }
 
 --- A restored sandbox: cloud-hypervisor reads the snapshot at start
 -- (--restore) from the dir `stage_restore` makes.

@@ -273,6 +273,10 @@ local function load_state(rt, ignore_shared)
     end
   end
   if ok and done ~= "completed" then
+    -- QEMU 7.2 exits after a failed incoming migration, saying why on its
+    -- stderr: the exit, with the hypervisor's output, is the better message
+    local _, efail = probes.wait_for(rt, {}, require("vmlua.deadline").after(5))
+    if efail.kind == "exit" then client:close(); return nil, what .. " failed: " .. efail.message, efail end
     ok, err = nil, string.format("migration %s: %s", tostring(done), migration_error(client))
   end
   if ok then ok, err = client:execute("cont") end

@@ -30,6 +30,7 @@ M.FINGERPRINT_FILE = "fingerprint.json"
 M.STAGE_DIR = "restore"
 
 local MODE_FIELD = { template = "template", clone = "from", restore = "restore" }
+local MODE_WHAT = { template = "keep templates", clone = "start clones of templates", restore = "restore snapshots" }
 
 -- ------------------------------------------------------------ recipe fields
 
@@ -136,8 +137,7 @@ function M.wire(sb, plan)
   local field = MODE_FIELD[snap.mode]
   local why = plan.driver.cannot and plan.driver.cannot[snap.mode]
   if why then
-    add_error(plan, "%s: %s cannot %s: %s", field, plan.driver.title,
-              snap.mode == "template" and "keep a template" or "do this", why)
+    add_error(plan, "%s: %s cannot %s: %s", field, plan.driver.title, MODE_WHAT[snap.mode], why)
     return
   end
   if refuse_shares(sb, plan, field, snap.mode == "template" and "be a template" or "be saved or restored") then

@@ -93,10 +93,12 @@ function M.make_ram_dir(run_dir)
   return true
 end
 
---- Remove the RAM dir in /dev/shm once nothing is left in it.
+--- Remove the RAM dir in /dev/shm and the store once nothing is left in
+-- them (the removals fail, ENOTEMPTY, while they are in use).
 function M.tidy_ram_dir(run_dir)
   local dir, where = M.ram_dir(run_dir)
-  if where == "shm" then core.fs.remove(dir) end -- fails (ENOTEMPTY) while in use
+  if where == "shm" then core.fs.remove(dir) end
+  core.fs.remove(M.store_dir(run_dir))
 end
 
 -- ------------------------------------------------------------ reading

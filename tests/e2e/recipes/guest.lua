@@ -4,7 +4,7 @@
 --   want=TEXT (what the recipe waits for)  timeout=SEC  id=ID  share=DIR
 --   keep=1 (stay up; otherwise stop once ready)  halt=1 (guest powers off at once)
 --   extra=ARG (one extra QEMU argument)  virtiofsd=PATH  qemu=PATH
---   stop=powerdown,quit,term,kill  grace=SEC  ready=serial|qmp|fn
+--   stop=powerdown,quit,term,kill  grace=SEC  ready=serial|qmp|fn  template=1
 local vmlua  = require "vmlua"
 local qemu   = require "vmlua.qemu"
 local params = require "vmlua.params"
@@ -50,6 +50,7 @@ return vmlua.sandbox {
   shares = { { tag = "vmlua", source = a.share or "share", virtiofsd = { path = a.virtiofsd } } },
   ready = ready,
   stop = stop,
+  template = a.template == "1" or nil,
   on_ready = function(sb)
     io.stdout:write("READY ", sb.id, " ", tostring(sb.pid), "\n")
     io.stdout:flush()
