@@ -193,6 +193,10 @@ function D.snapshot(client, dir, opts)
   if not st then return nil, err end
   local ok
   ok, err = client:migrate_set_capabilities { events = true, ["x-ignore-shared"] = opts.template == true }
+  -- A VM still paused since its last save ("postmigrate") cannot be
+  -- migrated again: QEMU wants it resumed first. cont + stop, two QMP
+  -- round trips, make it plainly paused.
+  if ok and st == "postmigrate" then ok, err = client:execute("cont") end
   if ok then ok, err = client:execute("stop") end
   local f
   if ok then
