@@ -11,8 +11,11 @@ local H = require "support.h"
 
 local CONTRACT = {
   fields = { "name", "title", "builder", "control", "default_stop", "quick_actions", "actions", "probes",
-             "pause_how" },
-  functions = { "connect", "vm_state", "pause", "resume", "default_ready", "launch", "boot", "boot_calls" },
+             "pause_how", "cannot" },
+  functions = { "connect", "vm_state", "pause", "resume", "default_ready", "launch", "boot", "boot_calls",
+                "snapshot", "quit", "restore_config", "stage_restore", "restore" },
+  -- a driver that keeps templates has these; one that cannot says why
+  templates = { "template_config", "save_template", "clone" },
 }
 
 describe("the driver registry", function()
@@ -51,6 +54,16 @@ for _, name in ipairs { "qemu", "clh" } do
         assert.are.equal("function", type(p.run), kind)
         assert.are.equal("function", type(p.normalize), kind)
         assert.is_not_nil(p.schema, kind)
+      end
+    end)
+
+    it("keeps templates, or says why it cannot", function()
+      if d.cannot.template then
+        assert.are.equal("string", type(d.cannot.template))
+        assert.are.equal("string", type(d.cannot.clone))
+      else
+        for _, f in ipairs(CONTRACT.templates) do assert.are.equal("function", type(d[f]), f) end
+        assert.are.equal("string", type(d.STATE_FILE))
       end
     end)
 
@@ -184,5 +197,10 @@ return D
     assert.are.equal("/run/t/toy/toy.sock", plan.sockets.toy)
     assert.are.equal("socket", plan.ready[1].kind)
     assert.are.equal("/run/t/toy/toy.sock", plan.ready[1].path)
+    -- a driver without the snapshot functions cannot keep templates: said at check
+    local tsb = sandbox.new({ id = "toy", hypervisor = Toy, template = true }, {}, "toy.lua:1")
+    local tplan = plan_mod.plan(tsb, { run_dir = "/run/t" })
+    assert.are.same({ "template: ToyVMM cannot keep templates: its driver (vmlua.driver.toyvmm) has no "
+                      .. "template_config" }, tplan.errors)
   end)
 end)

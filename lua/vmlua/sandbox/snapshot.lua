@@ -31,6 +31,21 @@ M.STAGE_DIR = "restore"
 
 local MODE_FIELD = { template = "template", clone = "from", restore = "restore" }
 local MODE_WHAT = { template = "keep templates", clone = "start clones of templates", restore = "restore snapshots" }
+-- The driver functions each mode needs (docs/drivers.md).
+local MODE_NEEDS = { template = { "template_config" }, clone = { "restore_config", "stage_restore", "clone" },
+                     restore = { "restore_config", "stage_restore", "restore" } }
+
+-- Why the driver cannot do `mode`: what it says, or the function it lacks.
+local function cannot(driver, mode)
+  local why = driver.cannot and driver.cannot[mode]
+  if why then return why end
+  for _, fn in ipairs(MODE_NEEDS[mode]) do
+    if type(driver[fn]) ~= "function" then
+      return string.format("its driver (vmlua.driver.%s) has no %s", driver.name, fn)
+    end
+  end
+  return nil
+end
 
 -- ------------------------------------------------------------ recipe fields
 
@@ -135,7 +150,7 @@ function M.wire(sb, plan)
   local snap = sb.snapshot
   if not snap then return end
   local field = MODE_FIELD[snap.mode]
-  local why = plan.driver.cannot and plan.driver.cannot[snap.mode]
+  local why = cannot(plan.driver, snap.mode)
   if why then
     add_error(plan, "%s: %s cannot %s: %s", field, plan.driver.title, MODE_WHAT[snap.mode], why)
     return
