@@ -4,7 +4,7 @@
 --   id=ID  machine=q35|microvm  keep=1 (stay up; otherwise stop once ready)
 --   ready=serial|qmp|paused  timeout=SEC  template=1  from=NAME  restore=DIR
 --   incoming=FILE (QEMU reads a migration stream from FILE at start: -incoming fd:)
---   memory=SIZE  append=PARAM (one more kernel parameter)
+--   memory=SIZE
 local vmlua  = require "vmlua"
 local qemu   = require "vmlua.qemu"
 local params = require "vmlua.params"
@@ -13,7 +13,6 @@ local a = vmlua.args
 local guest = os.getenv("VMLUA_GUEST") or (vmlua.recipe_dir .. "/../../../build/guest")
 local machine = a.machine or "q35"
 local cmdline = params.load("qemu-serial"):set("quiet")
-if a.append then cmdline:set(a.append) end
 if machine == "microvm" then
   local tsc = dofile(vmlua.recipe_dir .. "/../../../scripts/lib/tsc.lua")
   local khz = tsc.host_khz()
