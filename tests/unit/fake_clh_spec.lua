@@ -700,13 +700,19 @@ describe("fake cloud-hypervisor", function()
       s:close()
     end)
 
-    it("snapshots a paused VM and restores it in another VMM", function()
+    -- A running VM, paused and snapshotted into <its dir>/snap.
+    local function snapshotted()
       local v = vmm()
       running(v)
       assert.equal(204, put(v.api, "vm.pause").status)
       local snap = v.dir .. "/snap"
       assert(core.fs.mkdir(snap))
       assert.equal(204, put(v.api, "vm.snapshot", { destination_url = "file://" .. snap }).status)
+      return v, snap
+    end
+
+    it("snapshots a paused VM and restores it in another VMM", function()
+      local _, snap = snapshotted()
       assert.same({ "config.json", "memory-ranges", "state.json" }, core.fs.list(snap))
       local w = vmm()
       local r = put(w.api, "vm.restore", { source_url = "file://" .. snap,
@@ -722,12 +728,7 @@ describe("fake cloud-hypervisor", function()
     end)
 
     it("refuses a restore whose config.json no longer matches its state.json, or without a state.json", function()
-      local v = vmm()
-      running(v)
-      assert.equal(204, put(v.api, "vm.pause").status)
-      local snap = v.dir .. "/snap"
-      assert(core.fs.mkdir(snap))
-      assert.equal(204, put(v.api, "vm.snapshot", { destination_url = "file://" .. snap }).status)
+      local _, snap = snapshotted()
       local saved = json.decode(H.read(snap .. "/state.json"))
       assert.equal("number", type(saved.vm.memory_size))
       local cfg = json.decode(H.read(snap .. "/config.json"))

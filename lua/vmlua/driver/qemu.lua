@@ -174,6 +174,36 @@ local function migration_over(ev)
   return s == "completed" or s == "failed" or s == "cancelled"
 end
 
+-- Hand QEMU the state file of `dir` under `fdname` (getfd: QEMU gets the
+-- open file by SCM_RIGHTS). true, or nil and a message.
+local function send_state_file(client, dir, fdname, mode)
+  local f, err = io.open(dir .. "/" .. D.STATE_FILE, mode)
+  if not f then return nil, err end
+  local ok, gerr = client:getfd(fdname, f)
+  f:close()
+  return ok, gerr
+end
+
+-- After the MIGRATION event "completed" QEMU still finishes the migration
+-- (run state "finish-migrate") until its migration thread has cleaned up;
+-- a `cont` meanwhile fails ("Migration is not finalized yet"). No event marks
+-- that end: read the state again on QMP traffic or after a backoff (1 ms,
+-- doubling), until it has moved on. true, or nil and a message.
+local function migration_settled(client, timeout)
+  local core = require "vmlua.core"
+  local deadline = core.monotonic() + (timeout or 10)
+  local delay = 0.001
+  while true do
+    local st, err = D.vm_state(client)
+    if not st then return nil, err end
+    if st ~= "finish-migrate" then return true end
+    if core.monotonic() >= deadline then return nil, "the migration did not finish (state finish-migrate)" end
+    core.wait({ { readable = client:socket() } }, delay)
+    client:events()
+    delay = math.min(delay * 2, 0.1)
+  end
+end
+
 -- Why a migration failed, from query-migrate.
 local function migration_error(client)
   local info = client:query_migrate()
@@ -198,15 +228,7 @@ function D.snapshot(client, dir, opts)
   -- round trips, make it plainly paused.
   if ok and st == "postmigrate" then ok, err = client:execute("cont") end
   if ok then ok, err = client:execute("stop") end
-  local f
-  if ok then
-    f, err = io.open(dir .. "/" .. D.STATE_FILE, "wb")
-    ok = f ~= nil
-  end
-  if ok then
-    ok, err = client:getfd("vmlua-save", f)
-    f:close()
-  end
+  if ok then ok, err = send_state_file(client, dir, "vmlua-save", "wb") end
   if ok then ok, err = client:migrate("fd:vmlua-save") end
   if ok then
     local ev, werr = client:wait_event("MIGRATION", opts.timeout, migration_over)
@@ -215,6 +237,8 @@ function D.snapshot(client, dir, opts)
     elseif ev.data.status ~= "completed" then
       ok, err = nil, string.format("the migration to %s/%s %s: %s", dir, D.STATE_FILE, ev.data.status,
                                    migration_error(client))
+    else
+      ok, err = migration_settled(client, opts.timeout)
     end
   end
   if not ok then
@@ -256,15 +280,7 @@ local function load_state(rt, ignore_shared)
   local client, fail = probes.control_client(rt, deadline)
   if not client then return nil, wait_failure(what, fail, timeout), fail end
   local ok, err = client:migrate_set_capabilities { events = true, ["x-ignore-shared"] = ignore_shared }
-  local f
-  if ok then
-    f, err = io.open(snap.dir .. "/" .. D.STATE_FILE, "rb")
-    ok = f ~= nil
-  end
-  if ok then
-    ok, err = client:getfd("vmlua-restore", f)
-    f:close()
-  end
+  if ok then ok, err = send_state_file(client, snap.dir, "vmlua-restore", "rb") end
   if ok then ok, err = client:migrate_incoming("fd:vmlua-restore") end
   local done
   while ok and not done do
