@@ -318,4 +318,27 @@ describe("the CLI of snapshots and templates", function()
     assert.are.equal(0, code)
     assert.are.equal("[]\n", out)
   end)
+
+  it("gc removes the RAM file of a template sandbox whose processes all died, and only that file", function()
+    local run = H.tmpdir() .. "/run"
+    finally(H.cleanup_tmp)
+    local ram = templates.running_ram(run, "dead")
+    assert.is_true(templates.make_ram_dir(run))
+    H.write(ram, "ram")
+    H.write(templates.running_ram(run, "other"), "ram")
+    local store = assert(core.state.open(run))
+    local gone = { pid = 999999999, start_time = 1 }
+    assert(store:save("dead", { id = "dead", status = "running", hypervisor = "qemu", supervisor = gone,
+                                processes = { hypervisor = gone }, snapshot = { mode = "template", ram = ram } }))
+    local code, out = vmlua({ "gc" }, { VMLUA_RUN_DIR = run })
+    assert.are.equal(0, code)
+    assert.are.equal("removed dead\n", out)
+    assert.is_false(core.fs.exists(ram))
+    assert.is_true(core.fs.exists(templates.running_ram(run, "other")))
+    templates.tidy_ram_dir(run) -- not empty: stays
+    assert.is_true(core.fs.exists(templates.running_ram(run, "other")))
+    os.remove(templates.running_ram(run, "other"))
+    templates.tidy_ram_dir(run)
+    assert.is_false(core.fs.exists((templates.ram_dir(run))))
+  end)
 end)
