@@ -127,6 +127,37 @@ describe("manifests", function()
     end)
   end)
 
+  it("never raise on damaged input: 3000 random mutations of a manifest, as tables and as bytes", function()
+    local dir = H.tmpdir()
+    finally(H.cleanup_tmp)
+    local values = { 1, -1, 2 ^ 63, 0.5, "", "x", "../../etc", true, false, {}, { 1, 2 }, { name = 1 },
+                     core.json.null }
+    local seed = os.time()
+    math.randomseed(seed)
+    local text = core.json.encode(good())
+    for i = 1, 3000 do
+      local m = good()
+      local keys = { "format", "kind", "hypervisor", "status", "config", "files", "ram", "saver", "source" }
+      for _ = 1, math.random(1, 3) do
+        local target = math.random(2) == 1 and m or (type(m.files) == "table" and m.files[1] or m)
+        if type(target) == "table" then target[keys[math.random(#keys)]] = values[math.random(#values)] end
+      end
+      local ok, res, err = pcall(saved.check, m, "m")
+      assert(ok, string.format("seed %d, case %d: saved.check raised: %s", seed, i, tostring(res)))
+      assert(res == m or (res == nil and type(err) == "string"), "seed " .. seed)
+      -- as bytes: cut, with a byte changed
+      local bytes = text:sub(1, math.random(0, #text))
+      if #bytes > 0 then
+        local at = math.random(#bytes)
+        bytes = bytes:sub(1, at - 1) .. string.char(math.random(0, 255)) .. bytes:sub(at + 1)
+      end
+      H.write(dir .. "/" .. saved.SNAPSHOT_FILE, bytes)
+      local rok, rres, rerr = pcall(saved.read_snapshot, dir)
+      assert(rok, string.format("seed %d, case %d: read_snapshot raised: %s", seed, i, tostring(rres)))
+      assert(rres ~= nil or type(rerr) == "string", "seed " .. seed)
+    end
+  end)
+
   it("say whether a sandbox can start from them", function()
     local fp = fingerprint.of(config(), { dir = "/d", id = "a" })
     local m = good()
