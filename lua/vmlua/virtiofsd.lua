@@ -345,13 +345,14 @@ end
 
 -- ------------------------------------------------------------ builder
 
---- Check `t` and return a builder. Raises at the caller's line.
-function virtiofsd.config(t)
+--- Check `t` and return a builder, or nil and "field: message" for a value
+-- it cannot take (the plan reports that against the recipe's field).
+function virtiofsd.new(t)
   if type(t) ~= "table" then
-    error(string.format("virtiofsd.config: expected a table, got %s", type(t)), 2)
+    error(string.format("virtiofsd.new: expected a table, got %s", type(t)), 2)
   end
   local ok, err = SCHEMA:check(t)
-  if not ok then error(err, 2) end
+  if not ok then return nil, err end
   local self = {}
   for k, v in pairs(t) do
     if type(v) == "table" then
@@ -362,6 +363,16 @@ function virtiofsd.config(t)
     self[k] = v
   end
   return setmetatable(self, Config)
+end
+
+--- Check `t` and return a builder. Raises at the caller's line.
+function virtiofsd.config(t)
+  if type(t) ~= "table" then
+    error(string.format("virtiofsd.config: expected a table, got %s", type(t)), 2)
+  end
+  local self, err = virtiofsd.new(t)
+  if not self then error(err, 2) end
+  return self
 end
 
 function Config:validate()
@@ -381,6 +392,18 @@ end
 function Config:resolved_flavor()
   if self.flavor ~= nil and self.flavor ~= "auto" then return self.flavor end
   return virtiofsd.probe(self:binary())
+end
+
+--- The command line (argv[1] = binary), or nil and a message: "field:
+-- message" for a bad configuration or an option the flavour lacks, or why
+-- "auto" cannot probe the binary. Never raises (the plan reports these
+-- against the recipe's fields).
+function Config:command()
+  local ok, err = self:validate()
+  if not ok then return nil, err end
+  local flavor, perr, errno = self:resolved_flavor()
+  if not flavor then return nil, perr, errno end
+  return flavor_argv(self, flavor, self:binary())
 end
 
 --- The command line (argv[1] = binary). Raises for a bad configuration or

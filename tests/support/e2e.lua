@@ -71,6 +71,13 @@ function E.vmlua(w, args, opts)
   return r:finish(opts and opts.timeout)
 end
 
+--- The lines of `s` that start with `prefix` (what a recipe's hooks printed).
+function E.lines_of(s, prefix)
+  local out = {}
+  for l in s:gmatch("[^\n]+") do if l:sub(1, #prefix) == prefix then out[#out + 1] = l end end
+  return out
+end
+
 --- Wait until `path` has a line containing `text` (inotify, no polling).
 function E.wait_text(path, text, timeout)
   local s = assert(core.follow(path, { from = "start" }))

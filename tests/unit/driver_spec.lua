@@ -11,7 +11,7 @@ local H = require "support.h"
 
 local CONTRACT = {
   fields = { "name", "title", "builder", "control", "default_stop", "quick_actions", "actions", "probes",
-             "pause_how", "cannot" },
+             "pause_how", "paused_state", "cannot" },
   functions = { "connect", "vm_state", "pause", "resume", "default_ready", "launch", "boot", "boot_calls",
                 "snapshot", "quit", "restore_config", "stage_restore", "restore" },
   -- a driver that keeps templates has these; one that cannot says why
@@ -150,7 +150,7 @@ local D = {
   name = "toyvmm", title = "ToyVMM", builder = "toy.config{...}",
   control = { file = "toy.sock", protocol = "toy", label = "the toy protocol" },
   default_stop = { "poweroff", "term", "kill" }, quick_actions = {},
-  pause_how = { pause = "toy pause", resume = "toy resume" },
+  pause_how = { pause = "toy pause", resume = "toy resume" }, paused_state = "asleep",
   probes = {}, actions = { poweroff = function() return true end },
 }
 function D.connect() return nil, "no toy" end

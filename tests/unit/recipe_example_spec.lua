@@ -1,7 +1,7 @@
 -- How to test your own recipe with busted, without any hypervisor.
 --
 -- Loading a recipe starts nothing: vmlua.load_recipe() runs the file and
--- returns the sandbox description, and the wiring computes the full plan
+-- returns the sandbox description, and vmlua.sandbox.plan computes the full plan
 -- (every command line with the sandbox's sockets wired in, as `vmlua plan`
 -- prints it) without creating a file. So a recipe's logic -- its --set
 -- arguments, kernel parameters, devices, readiness and stop policy -- can be
@@ -10,13 +10,13 @@
 --
 --   busted tests/unit/recipe_example_spec.lua
 local vmlua = require "vmlua"
-local wiring = require "vmlua.sandbox.wiring"
+local sandbox_plan = require "vmlua.sandbox.plan"
 local H = require "support.h"
 
 local RECIPE = H.root .. "/scripts/recipes/qemu-demo.lua"
 
 local function argv_string(sb)
-  local plan = wiring.plan(sb, { run_dir = "/run/vmlua-test" })
+  local plan = sandbox_plan.plan(sb, { run_dir = "/run/vmlua-test" })
   return table.concat(plan.hypervisor.argv, " "), plan
 end
 
@@ -70,7 +70,7 @@ describe("the qemu-demo recipe", function()
 
   it("passes vmlua's own validation (the hypervisor config, socket paths)", function()
     local sb = assert(vmlua.load_recipe(RECIPE, {}))
-    local plan = wiring.plan(sb, { run_dir = "/run/vmlua-test" })
+    local plan = sandbox_plan.plan(sb, { run_dir = "/run/vmlua-test" })
     assert.are.same({}, plan.errors)
     assert.is_true(plan.config:validate())
   end)

@@ -23,7 +23,7 @@ local function as_json(plan)
   local procs = json.array()
   for i, p in ipairs(plan.processes) do
     local ready = json.array()
-    for j, r in ipairs(p.ready or (p.role == "hypervisor" and plan.ready) or {}) do
+    for j, r in ipairs(p.ready or {}) do
       ready[j] = { kind = r.kind, text = r.text, pattern = r.pattern, path = r.path or r.file,
                    state = r.state, timeout = r.timeout, hint = r.hint }
     end
@@ -57,7 +57,7 @@ local function as_text(plan)
     add("  %d. %s", i, p.name)
     add("     %s", shq.argv(p.argv))
     add("     output: %s", p.log)
-    local ready = p.role == "hypervisor" and plan.ready or p.ready
+    local ready = p.ready
     for _, r in ipairs(ready or {}) do add("     ready: %s", probe_text(r)) end
   end
   for _, c in ipairs(plan.driver.boot_calls(plan)) do

@@ -154,6 +154,12 @@ function D.boot(rt)
   return true
 end
 
+-- ---- status
+
+--- The `vm_state` of a paused VM (vm.info): `vmlua ps` shows such a sandbox
+-- as "paused".
+D.paused_state = "Paused"
+
 -- ------------------------------------------------------------ snapshots
 
 --- What this driver cannot do (docs/snapshots.md).

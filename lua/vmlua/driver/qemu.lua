@@ -138,6 +138,12 @@ function D.boot()
   return true
 end
 
+-- ---- status
+
+--- The `vm_state` of a paused VM (query-status): `vmlua ps` shows such a sandbox
+-- as "paused".
+D.paused_state = "paused"
+
 -- ------------------------------------------------------------ snapshots
 
 --- What this driver cannot do (docs/snapshots.md): nothing of snapshots,

@@ -37,10 +37,7 @@ function M.problems(sb, plan)
   local function add(field, msg)
     out[#out + 1] = prefix .. (field and (field .. ": ") or "") .. msg
   end
-  for _, e in ipairs(plan.errors) do add(nil, e) end
-
-  local ok, err = plan.config:validate()
-  if not ok then add("hypervisor", err) end
+  for _, e in ipairs(plan.errors) do add(nil, e) end -- the config's own validation among them
 
   local hv = plan.hypervisor.argv[1]
   if not binary(hv) then
@@ -56,6 +53,7 @@ function M.problems(sb, plan)
     local src = sb:resolve(s.source)
     if not (s.create and not core.fs.exists(src)) then
       local rok, rerr = readable(src, true)
+      if not rok and not core.fs.exists(src) then rerr = rerr .. " (create = true makes it)" end
       if not rok then add(string.format("shares[%d].source", i), rerr) end
     end
   end

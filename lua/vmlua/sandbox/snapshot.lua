@@ -180,6 +180,7 @@ end
 function M.bind_ready(sb, plan)
   if plan.snapshot and plan.snapshot.mode ~= "template" then
     plan.ready = plan.driver.default_ready(sb.timeouts.ready)
+    plan.hypervisor.ready = plan.ready
   end
 end
 
