@@ -29,10 +29,12 @@ CFLAGS     ?= -O2 -g
 LIBFLAG    ?= -shared
 
 PKGS       := lua5.4 json-c libbsd-overlay
-PKG_CFLAGS := $(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null)
-PKG_LIBS   := $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null)
+# Recursive (=), so pkg-config runs when a compile needs it, not when make
+# parses this file: `make deps demo` installs the -dev packages first.
+PKG_CFLAGS  = $(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS    = $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null)
 # The module links json-c and libbsd but not liblua: the host provides Lua.
-MOD_LIBS   := $(shell $(PKG_CONFIG) --libs json-c libbsd 2>/dev/null)
+MOD_LIBS    = $(shell $(PKG_CONFIG) --libs json-c libbsd 2>/dev/null)
 
 LUA_INCDIR ?=
 ifneq ($(LUA_INCDIR),)
@@ -42,7 +44,7 @@ endif
 WARN       := -std=c11 -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
               -Wmissing-prototypes -Wformat=2 -Wno-format-nonliteral
 DEFS       := -D_GNU_SOURCE -DVMLUA_VERSION='"$(VERSION)"'
-ALL_CFLAGS := $(WARN) $(DEFS) -fPIC $(CFLAGS) $(PKG_CFLAGS)
+ALL_CFLAGS  = $(WARN) $(DEFS) -fPIC $(CFLAGS) $(PKG_CFLAGS)
 
 SAN_FLAGS  := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 

@@ -327,6 +327,31 @@ function virtiofsd.forget(path)
   if path then probe_cache[path] = nil else probe_cache = {} end
 end
 
+--- Is this process's root a mount point? It is on a machine and in most
+-- containers, not in a plain chroot: /proc/self/mountinfo then lists no
+-- mount at "/". `mountinfo` (a path) is for tests.
+function virtiofsd.root_is_mount_point(mountinfo)
+  local f = io.open(mountinfo or "/proc/self/mountinfo", "r")
+  if not f then return true end -- cannot tell: assume the usual case
+  for line in f:lines() do
+    if line:match("^%S+ %S+ %S+ %S+ (%S+)") == "/" then
+      f:close()
+      return true
+    end
+  end
+  f:close()
+  return false
+end
+
+--- The sandbox virtiofsd gets when a share names none: its flavour's own
+-- (nil), except where "/" is not a mount point (a chroot): the namespace
+-- sandbox makes "/" a slave mount, which fails there ("mount(/,
+-- MS_REC|MS_SLAVE): Invalid argument"), so it is "chroot".
+function virtiofsd.default_sandbox(mountinfo)
+  if virtiofsd.root_is_mount_point(mountinfo) then return nil end
+  return "chroot"
+end
+
 --- The first of `candidates` (default CANDIDATES) that exists: a bare name
 -- is looked up on PATH (its full path is returned), a path must be a file.
 function virtiofsd.find(candidates)

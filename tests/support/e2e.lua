@@ -31,7 +31,7 @@ end
 local Run = {}
 Run.__index = Run
 
---- Start `vmlua ARGS...` in world `w`; stdout/stderr go to files.
+--- Start `vmlua ARGS...` in world `w` (opts.env, opts.cwd); stdout/stderr go to files.
 function E.start(w, args, opts)
   opts = opts or {}
   w.n = w.n + 1
@@ -42,7 +42,7 @@ function E.start(w, args, opts)
   local argv = { H.bin }
   for _, a in ipairs(args) do argv[#argv + 1] = a end
   local p = assert(core.spawn {
-    argv = argv, env = env, stdin = "null",
+    argv = argv, env = env, cwd = opts.cwd, stdin = "null",
     stdout = { file = out, append = false }, stderr = { file = err, append = false },
   })
   return setmetatable({ proc = p, out = out, err = err, pid = p.pid }, Run)

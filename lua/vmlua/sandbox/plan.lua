@@ -120,7 +120,8 @@ local function virtiofsd_process(sb, plan, i, share)
   local log = plan.dir .. "/" .. string.format("virtiofsd-%d.log", i)
   local cfg, cerr = virtiofsd.new {
     path = bin, socket = sock, source = sb:resolve(share.source), cache = share.cache,
-    sandbox = v.sandbox, thread_pool_size = v.thread_pool_size, extra_args = v.extra_args,
+    sandbox = v.sandbox or virtiofsd.default_sandbox(), thread_pool_size = v.thread_pool_size,
+    extra_args = v.extra_args,
     flavor = v.flavor,
   }
   local argv, aerr
