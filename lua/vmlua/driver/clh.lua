@@ -116,16 +116,6 @@ function D.boot_calls(plan)
   return calls
 end
 
--- A call that failed may be the VMM on its way out (a restore it refused
--- ends it): its exit, with its output, says more than the call. Waits a
--- moment for it; nil, the message, and the failure table when it exited.
-local function exit_or(rt, message)
-  local probes = require "vmlua.sandbox.probes"
-  local _, fail = probes.wait_for(rt, {}, require("vmlua.deadline").after(1))
-  if fail and fail.kind == "exit" then return nil, fail.message, fail end
-  return nil, message
-end
-
 -- A client once the API socket accepts connections and vmm.ping answers:
 -- the client, or nil, message, failure table.
 local function api_up(rt)
@@ -143,7 +133,7 @@ local function api_up(rt)
   local api, err = rt:control()
   if not api then return nil, err end
   local ok, perr = api:ping()
-  if not ok then return exit_or(rt, "vmm.ping failed: " .. tostring(perr)) end
+  if not ok then return probes.exit_or(rt, "vmm.ping failed: " .. tostring(perr)) end
   return api
 end
 
@@ -252,7 +242,9 @@ function D.restore(rt)
   local api, err, fail = api_up(rt)
   if not api then return nil, err, fail end
   local ok, rerr = api:resume()
-  if not ok then return exit_or(rt, "vm.resume after the restore failed: " .. tostring(rerr)) end
+  if not ok then
+    return require("vmlua.sandbox.probes").exit_or(rt, "vm.resume after the restore failed: " .. tostring(rerr))
+  end
   rt:progress("restored from %s, VM resumed", rt.plan.snapshot.dir)
   return true
 end

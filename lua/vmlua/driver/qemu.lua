@@ -284,7 +284,10 @@ local function load_state(rt, ignore_shared)
   local snap = rt.plan.snapshot
   local what = "loading the saved state from " .. snap.dir
   local client, fail = probes.control_client(rt, deadline)
-  if not client then return nil, wait_failure(what, fail, timeout), fail end
+  if not client then
+    if fail.kind == "error" then return probes.exit_or(rt, what .. " failed: " .. tostring(fail.message)) end
+    return nil, wait_failure(what, fail, timeout), fail
+  end
   local ok, err = client:migrate_set_capabilities { events = true, ["x-ignore-shared"] = ignore_shared }
   if ok then ok, err = send_state_file(client, snap.dir, "vmlua-restore", "rb") end
   if ok then ok, err = client:migrate_incoming("fd:vmlua-restore") end
@@ -299,15 +302,16 @@ local function load_state(rt, ignore_shared)
     end
   end
   if ok and done ~= "completed" then
+    err = string.format("migration %s: %s", tostring(done), migration_error(client))
+    client:close()
     -- QEMU 7.2 exits after a failed incoming migration, saying why on its
     -- stderr: the exit, with the hypervisor's output, is the better message
-    local _, efail = probes.wait_for(rt, {}, require("vmlua.deadline").after(5))
-    if efail.kind == "exit" then client:close(); return nil, what .. " failed: " .. efail.message, efail end
-    ok, err = nil, string.format("migration %s: %s", tostring(done), migration_error(client))
+    local _, emsg, efail = probes.exit_or(rt, err, 5)
+    return nil, what .. " failed: " .. emsg, efail
   end
   if ok then ok, err = client:execute("cont") end
   client:close()
-  if not ok then return nil, what .. " failed: " .. tostring(err) end
+  if not ok then return probes.exit_or(rt, what .. " failed: " .. tostring(err)) end
   rt:progress("state loaded from %s, VM resumed", snap.dir)
   return true
 end
