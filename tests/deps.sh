@@ -13,8 +13,8 @@ set -eu
 # guest kit and demo: qemu-system-x86 (with its virtiofsd) busybox-static cpio
 #        xz-utils (unxz of the kernel payload: busybox's rejects it)
 #        ca-certificates (https: apt mirrors, luarocks)
-# disks and networking (recipes and upcoming tests): qemu-utils (qemu-img)
-#        e2fsprogs (mkfs.ext4) iproute2 (ip)
+# disks and networking: qemu-utils (qemu-img: disk overlays), e2fsprogs (mkfs.ext4,
+#        debugfs: the disk tests' images) iproute2 (ip)
 pkgs="gcc make pkg-config lua5.4 liblua5.4-dev libjson-c-dev libbsd-dev
 lua-busted lua-check luarocks socat hyperfine valgrind procps
 qemu-system-x86 busybox-static cpio xz-utils ca-certificates

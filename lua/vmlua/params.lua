@@ -299,6 +299,21 @@ function Params:render(opts)
   return s
 end
 
+--- For builders' set_kernel_param(key, value): `list` (anything
+-- params.new takes, or nil) with `key` set to `value` (nil: bare), as a new
+-- list, or nil and why (a bad key or value). A key that is no string or a
+-- value that is neither a string nor nil is the caller's mistake: raised at
+-- the caller of the method `fname`.
+function params.with(list, key, value, fname)
+  if type(key) ~= "string" then error(string.format("%s: expected a string key, got %s", fname, type(key)), 3) end
+  if value ~= nil and type(value) ~= "string" then
+    error(string.format("%s: expected a string value or nil, got %s", fname, type(value)), 3)
+  end
+  local ok, p = pcall(function() return params.new(list):set(key, value) end)
+  if not ok then return nil, (tostring(p):gsub("^[^:]*:%d+: ", "")) end
+  return p
+end
+
 function Params:__tostring()
   return self:render { limit = false }
 end

@@ -38,7 +38,9 @@ local function as_json(plan)
   for i, c in ipairs(plan.driver.boot_calls(plan)) do
     boot[i] = { call = c.call, body = c.body, fds = c.fds and #c.fds or nil }
   end
+  local network, disks = require("vmlua.sandbox.resources").plan_json(plan)
   return json.encode({
+    network = network, disks = json.array(disks),
     id = plan.id, hypervisor = plan.kind, flow = plan.flow, recipe = plan.recipe, dir = plan.dir,
     processes = procs, sockets = json.object(plan.sockets), serial_log = plan.serial_log,
     control_socket = plan.control_socket, vm_config = plan.vm_config, stop = stop,
@@ -70,6 +72,7 @@ local function as_text(plan)
   for k in pairs(plan.sockets) do names[#names + 1] = k end
   table.sort(names)
   for _, k in ipairs(names) do add("  %-20s %s", k, plan.sockets[k]) end
+  for _, line in ipairs(require("vmlua.sandbox.resources").plan_lines(plan)) do add("%s", line) end
   add("serial log: %s", plan.serial_log or ("not in a file: " .. tostring(plan.serial_note)))
   add("stop policy: %s", stop_text(plan.stop))
   for _, e in ipairs(plan.errors) do add("problem: %s", e) end

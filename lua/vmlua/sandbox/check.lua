@@ -46,9 +46,12 @@ function M.problems(sb, plan)
   end
   for _, f in ipairs(plan.config:kernel_files()) do
     local path = sb:resolve(f.path)
-    local rok, rerr = readable(path, false)
+    local rok, rerr = true, nil
+    -- disks' images and the overlays a step creates: checked below
+    if not (plan.disk_files and plan.disk_files[path]) then rok, rerr = readable(path, false) end
     if not rok then add("hypervisor." .. f.field, rerr) end
   end
+  for _, p in ipairs(require("vmlua.sandbox.resources").problems(sb, plan)) do add(p[1], p[2]) end
   for i, s in ipairs(sb.shares) do
     local src = sb:resolve(s.source)
     if not (s.create and not core.fs.exists(src)) then

@@ -256,10 +256,27 @@ end
 
 -- ------------------------------------------------------------ collecting
 
---- Remove the state and dirs of sandboxes whose processes are all gone.
--- Returns `{ removed = { id... }, skipped = { { id =, reason = } ... } }`.
+-- Release what a gone sandbox's state records beyond its dir (its tap,
+-- its overlays: vmlua.sandbox.resources); true when its state may go, else
+-- nil and why not. Notes what it did in out.notes.
+local function release_gone(store, id, st, out)
+  local resources = require "vmlua.sandbox.resources"
+  local dir = store:dir_of(id)
+  if dir then
+    resources.release(st, dir, function(fmt, ...)
+      out.notes[#out.notes + 1] = { id = id, text = string.format(fmt, ...) }
+    end)
+  end
+  local blockers = resources.blockers(st)
+  if #blockers > 0 then return nil, "it keeps " .. table.concat(blockers, "; ") end
+  return true
+end
+
+--- Remove the state and dirs of sandboxes whose processes are all gone,
+-- with their taps and overlays. Returns `{ removed = { id... }, skipped =
+-- { { id =, reason = } ... }, notes = { { id =, text = } ... } }`.
 function M.gc()
-  local out = { removed = {}, skipped = {} }
+  local out = { removed = {}, skipped = {}, notes = {} }
   local store, err, code = M.store()
   if not store then return nil, err, code end
   for _, id in ipairs(store:list()) do
@@ -271,7 +288,8 @@ function M.gc()
       -- the recorded pids. Either way: never touch it.
       local lock = store:lock(id)
       if lock and #M.live_processes(st) == 0 then
-        local ok, rerr = store:remove(id)
+        local ok, rerr = release_gone(store, id, st, out)
+        if ok then ok, rerr = store:remove(id) end
         if ok then
           out.removed[#out.removed + 1] = id
           require("vmlua.sandbox.snapshot").release { state = st, id = id, plan = { run_dir = store.dir } }

@@ -41,6 +41,7 @@ local function plain(v, ctx)
   local t = type(v)
   if t == "string" then
     if v == ctx.id then return M.ID_MARK end
+    if ctx.own and ctx.own[v] then return ctx.own[v] end
     if ctx.dir and v:find(ctx.dir, 1, true) then return replace_all(v, ctx.dir, M.DIR_MARK) end
     return v
   elseif t == "number" or t == "boolean" then
@@ -63,9 +64,11 @@ local function plain(v, ctx)
 end
 
 --- The fingerprint of `cfg` (a builder) for the sandbox `where` (`{ dir =,
--- id = }`): a tree of strings, numbers, booleans and tables.
+-- id =, own = { value = placeholder } }`: `own` names other values that are
+-- the sandbox's own, such as a MAC made from its id): a tree of strings,
+-- numbers, booleans and tables.
 function M.of(cfg, where)
-  return plain(cfg.fields, { dir = where.dir, id = where.id })
+  return plain(cfg.fields, { dir = where.dir, id = where.id, own = where.own })
 end
 
 -- A canonical text: keys sorted, so equal trees give equal text.

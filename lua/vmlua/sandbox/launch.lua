@@ -87,6 +87,12 @@ function steps.prepare(rt)
   return rt:hook("on_start")
 end
 
+--- The sandbox's tap and disk overlays (vmlua.sandbox.resources), made
+-- before any process starts.
+function steps.provision(rt)
+  return require("vmlua.sandbox.resources").provision(rt)
+end
+
 -- After a process started: record it, or fail the start (the teardown stops it).
 local function record(rt)
   local ok, err = rt:save(nil)
@@ -179,9 +185,10 @@ end
 
 --- Start everything up to "ready". Returns true or nil, message.
 function M.start(rt)
-  for _, name in ipairs({ "start_helpers", "launch", "boot", "wait_ready" }) do
+  for _, name in ipairs({ "provision", "start_helpers", "launch", "boot", "wait_ready" }) do
     local ok, err = M.call(rt, name)
     if not ok then
+      err = require("vmlua.sandbox.resources").explain(rt, err)
       M.teardown(rt, err)
       return nil, err
     end
@@ -210,6 +217,7 @@ local function emergency_stop(rt, err)
     pcall(e.proc.terminate, e.proc, { signal = "SIGKILL", grace = 5, group = true })
   end
   pcall(stop.remove_sockets, rt)
+  pcall(stop.release, rt)
   if rt.store then pcall(rt.save, rt, "failed", { error = tostring(err), failed_at = core.time() }) end
 end
 

@@ -233,6 +233,7 @@ function M.plan(sb, opts)
   M.wire_shares(sb, plan)
   M.add_helpers(sb, plan)
   M.check_recipe_sockets(plan)
+  require("vmlua.sandbox.resources").wire(sb, plan) -- network, disks
   snapshot.wire(sb, plan)
   M.add_hypervisor(sb, plan)
   M.bind_ready(sb, plan)

@@ -43,6 +43,8 @@ local function running(control, id)
                                 .. "with virtiofsd, and a vhost-user-fs device cannot be migrated", id), USAGE
     end
   end
+  local field, why = require("vmlua.sandbox.snapshot").unsaveable(st.disks, st.network)
+  if field then return nil, string.format("sandbox '%s' cannot be saved: %s: %s", id, field, why), USAGE end
   local driver, derr = require("vmlua.driver").named(st.hypervisor)
   if not driver then return nil, string.format("sandbox '%s': %s", id, derr), RUNTIME end
   local dir, dirr = store:dir_of(id)

@@ -106,6 +106,25 @@ local function add_error(plan, fmt, ...)
   plan.errors[#plan.errors + 1] = string.format(fmt, ...)
 end
 
+--- What of a sandbox a saved VM cannot carry, from its plan or its state
+-- (`disks` and `network` as vmlua.sandbox.resources records them): a disk the
+-- guest writes (its contents are not saved with the VM: a restore would see
+-- other contents than its memory remembers), a tap (the tap and its host
+-- addresses are one sandbox's). The field and why, or nil.
+function M.unsaveable(disks, network)
+  for i, d in ipairs(type(disks) == "table" and disks or {}) do
+    if type(d) == "table" and not d.read_only then
+      return string.format("disks[%d]", i), "a disk the guest writes cannot be in a snapshot or a template: its "
+        .. "contents are not saved with the VM; make it read_only"
+    end
+  end
+  if type(network) == "table" and network.mode == "tap" then
+    return "network", "a tap network cannot be in a snapshot or a template: the tap and its addresses are one "
+      .. "sandbox's; use mode = \"user\""
+  end
+  return nil
+end
+
 local function refuse_shares(sb, plan, field, what)
   if #sb.shares == 0 then return false end
   add_error(plan, "%s: a sandbox with shares cannot %s: virtio-fs needs the guest RAM shared with virtiofsd, and "
@@ -146,7 +165,13 @@ end
 -- the restore of a clone or a restored sandbox (`plan.snapshot`). Problems
 -- go to plan.errors.
 function M.wire(sb, plan)
-  if #sb.shares == 0 then plan.fingerprint = fingerprint.of(plan.config, plan) end
+  if #sb.shares == 0 then
+    -- a MAC vmlua made from the id is the sandbox's own, as the id is
+    local own = {}
+    local net = plan.network
+    if net and net.mac and not (sb.network and sb.network.mac) then own[net.mac] = "<mac>" end
+    plan.fingerprint = fingerprint.of(plan.config, { dir = plan.dir, id = plan.id, own = own })
+  end
   local snap = sb.snapshot
   if not snap then return end
   local field = MODE_FIELD[snap.mode]
@@ -158,6 +183,8 @@ function M.wire(sb, plan)
   if refuse_shares(sb, plan, field, snap.mode == "template" and "be a template" or "be saved or restored") then
     return
   end
+  local what, why2 = M.unsaveable(plan.disks, plan.network)
+  if what then add_error(plan, "%s: %s (%s)", what, why2, field); return end
   if snap.mode == "template" then
     local ram = templates.running_ram(plan.run_dir, plan.id)
     local ok, err = plan.driver.template_config(plan.config, ram)
