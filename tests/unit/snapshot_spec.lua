@@ -231,6 +231,29 @@ describe("the plan of a template, a clone and a restore", function()
     assert.is_table(plan.fingerprint)
   end)
 
+  it("a disk the guest writes and a tap are refused; a MAC made from the id is the sandbox's own", function()
+    local img = H.tmpdir() .. "/disk.raw"
+    H.write(img, "")
+    local function errors(spec)
+      spec.id, spec.hypervisor, spec.template = spec.id or "t", config(), true
+      return plan_mod.plan(sandbox.new(spec, {}), { run_dir = run })
+    end
+    local plan = errors { disks = { { image = img } } }
+    assert.are.same({ "disks[1]: a disk the guest writes cannot be in a snapshot or a template: its contents are "
+                      .. "not saved with the VM; make it read_only (template)" }, plan.errors)
+    assert.are.same({}, errors { disks = { { image = img, read_only = true } } }.errors)
+    plan = errors { network = { mode = "tap" } }
+    assert.truthy(plan.errors[1]:find("^network: a tap network cannot be in a snapshot or a template"), plan.errors[1])
+    -- user-mode: the MAC vmlua makes from the id differs per sandbox, and is no difference
+    local a = errors { id = "a", network = { mode = "user" } }
+    local b = errors { id = "b", network = { mode = "user" } }
+    assert.are.same({}, a.errors)
+    assert.are_not.equal(a.network.mac, b.network.mac)
+    assert.are.same({}, fingerprint.diff(a.fingerprint, b.fingerprint))
+    local given = errors { id = "c", network = { mode = "user", mac = "52:54:00:12:34:56" } }
+    assert.truthy(core.json.encode(given.fingerprint):find("52:54:00:12:34:56", 1, true)) -- the recipe's: config
+  end)
+
   it("a missing template or snapshot is a problem of the plan; shares refuse every mode", function()
     local sb = sandbox.new({ id = "c", hypervisor = config(), from = "base" }, {})
     local plan = plan_mod.plan(sb, { run_dir = run })

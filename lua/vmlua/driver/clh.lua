@@ -192,6 +192,7 @@ end
 --- Nothing in cloud-hypervisor's output maps to a recipe field yet.
 function D.start_failures()
   return {}
+end
 
 -- ------------------------------------------------------------ snapshots
 

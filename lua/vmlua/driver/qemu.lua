@@ -187,6 +187,7 @@ function D.start_failures(text)
     out[#out + 1] = { kind = "image_locked", path = path }
   end
   return out
+end
 
 -- ------------------------------------------------------------ snapshots
 
