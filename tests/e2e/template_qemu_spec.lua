@@ -222,6 +222,30 @@ describe("templates (QEMU, real guest)", function()
     assert.are.equal(0, (E.vmlua(w, { "template", "rm", "copy" })))
   end)
 
+  it("a template with user-mode networking clones; the clone's card has the template's MAC", function()
+    local code, _, err = E.vmlua(w, { "run", RECIPE, "--set", "id=n0", "--set", "net=user", "--set", "template=1",
+                                      "--set", "keep=1", "-d" })
+    assert.are.equal(0, code, err)
+    local function mac(id)
+      local qcode, out, qerr = E.vmlua(w, { "qmp", id, "query-rx-filter" })
+      assert.are.equal(0, qcode, qerr)
+      return core.json.decode(out)[1]["main-mac"]
+    end
+    local template_mac = mac("n0")
+    assert.are.equal(0, (E.vmlua(w, { "template", "save", "n0", "net" })))
+    code, _, err = E.vmlua(w, { "run", RECIPE, "--set", "net=user", "--from", "net", "--set", "id=n1", "--set", "keep=1",
+                                "-d" })
+    assert.are.equal(0, code, err)
+    -- vmlua gave n1 a MAC of its own on the command line; the device state brought the template's
+    assert.are_not.equal(template_mac, E.state(w, "n1").network.mac)
+    assert.are.equal(template_mac, mac("n1"))
+    local out
+    code, out, err = E.vmlua(w, { "stop", "n1" })
+    assert.are.equal(0, code, err)
+    assert.truthy(out:find("n1 stopped: powerdown", 1, true), out)
+    assert.are.equal(0, (E.vmlua(w, { "template", "rm", "net" })))
+  end)
+
   it("a microvm template clones too; an existing name and a sandbox that is no template are refused", function()
     local code, _, err = E.vmlua(w, { "run", RECIPE, "--set", "id=m0", "--set", "machine=microvm",
                                       "--set", "template=1", "--set", "keep=1", "-d" })

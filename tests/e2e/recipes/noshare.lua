@@ -4,7 +4,7 @@
 --   id=ID  machine=q35|microvm  keep=1 (stay up; otherwise stop once ready)
 --   ready=serial|qmp|paused  timeout=SEC  template=1  from=NAME  restore=DIR
 --   incoming=FILE (QEMU reads a migration stream from FILE at start: -incoming fd:)
---   memory=SIZE
+--   memory=SIZE  net=user (user-mode networking)
 local vmlua  = require "vmlua"
 local qemu   = require "vmlua.qemu"
 local params = require "vmlua.params"
@@ -45,6 +45,7 @@ return vmlua.sandbox {
     incoming = incoming,
   },
   template = a.template == "1" or nil,
+  network = a.net and { mode = a.net } or nil,
   from = a.from,
   restore = a.restore,
   ready = ready,
