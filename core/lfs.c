@@ -6,6 +6,8 @@
  *   mkdir(path[, mode]), remove(path), remove_tree(path), close(fd) -> true
  *   mkdtemp(prefix), realpath(path), readlink(path), which(name[, path]) -> path
  *   list(dir) -> sorted names
+ *   fsync(path), symlink(target, path) -> true
+ *   statfs(path) -> {type, magic, memory, bsize, blocks, bavail}
  * Failures are nil, "<what> <path>: <strerror>", errno.
  */
 #include <dirent.h>
@@ -15,8 +17,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/vfs.h>
 #include <unistd.h>
 
+#include <linux/magic.h>
 #include <lauxlib.h>
 
 #include "fsutil.h"
@@ -323,6 +327,78 @@ static int fs_which(lua_State *L)
 	return 1;
 }
 
+/* fsync(path): make a file's data, or a directory's entries (a rename in
+ * it), durable. fsync works on a read-only fd. */
+static int fs_fsync(lua_State *L)
+{
+	const char *path = luaL_checkstring(L, 1);
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+
+	if (fd < 0)
+		return vl_fail_errno(L, errno, "fsync %s", path);
+	int rc = fsync(fd);
+	int err = errno;
+	close(fd);
+	if (rc < 0)
+		return vl_fail_errno(L, err, "fsync %s", path);
+	return push_ok(L);
+}
+
+static int fs_symlink(lua_State *L)
+{
+	const char *target = luaL_checkstring(L, 1);
+	const char *path = luaL_checkstring(L, 2);
+
+	if (symlink(target, path) < 0)
+		return vl_fail_errno(L, errno, "symlink %s", path);
+	return push_ok(L);
+}
+
+/* The file systems that keep their files in memory: a file there is RAM. */
+static const struct {
+	unsigned long magic;
+	const char *name;
+	int memory;
+} fs_types[] = {
+	{ TMPFS_MAGIC, "tmpfs", 1 },
+	{ RAMFS_MAGIC, "ramfs", 1 },
+	{ HUGETLBFS_MAGIC, "hugetlbfs", 1 },
+	{ EXT4_SUPER_MAGIC, "ext4", 0 },
+	{ BTRFS_SUPER_MAGIC, "btrfs", 0 },
+	{ XFS_SUPER_MAGIC, "xfs", 0 },
+	{ OVERLAYFS_SUPER_MAGIC, "overlay", 0 },
+	{ NFS_SUPER_MAGIC, "nfs", 0 },
+};
+
+/* statfs(path): the file system's type (a name, or "other"), its magic
+ * number, whether it keeps files in memory, and its block counts. */
+static int fs_statfs(lua_State *L)
+{
+	const char *path = luaL_checkstring(L, 1);
+	struct statfs sf;
+	const char *name = "other";
+	int memory = 0;
+
+	if (statfs(path, &sf) < 0)
+		return vl_fail_errno(L, errno, "statfs %s", path);
+	for (size_t i = 0; i < sizeof fs_types / sizeof fs_types[0]; i++) {
+		if ((unsigned long)sf.f_type == fs_types[i].magic) {
+			name = fs_types[i].name;
+			memory = fs_types[i].memory;
+		}
+	}
+	lua_createtable(L, 0, 6);
+	lua_pushstring(L, name);
+	lua_setfield(L, -2, "type");
+	set_int(L, "magic", (lua_Integer)(unsigned long)sf.f_type);
+	lua_pushboolean(L, memory);
+	lua_setfield(L, -2, "memory");
+	set_int(L, "bsize", (lua_Integer)sf.f_bsize);
+	set_int(L, "blocks", (lua_Integer)sf.f_blocks);
+	set_int(L, "bavail", (lua_Integer)sf.f_bavail);
+	return 1;
+}
+
 static const luaL_Reg fs_funcs[] = {
 	{ "exists", fs_exists },
 	{ "is_dir", fs_is_dir },
@@ -337,6 +413,9 @@ static const luaL_Reg fs_funcs[] = {
 	{ "list", fs_list },
 	{ "close", fs_close },
 	{ "which", fs_which },
+	{ "fsync", fs_fsync },
+	{ "symlink", fs_symlink },
+	{ "statfs", fs_statfs },
 	{ NULL, NULL },
 };
 

@@ -261,6 +261,38 @@ function Config:control_socket()
   return nil
 end
 
+--- Keep the guest RAM in a file: one memory zone `mem0` of the memory's
+-- size backed by `path` (`--memory size=0` then, as Kata's memory templates
+-- do); `shared = true` maps it shared, false privately (copy-on-write).
+-- Returns true or nil, message (no memory size, zones already given).
+function Config:set_ram_file(args)
+  if type(args) ~= "table" then error("set_ram_file: expected a table, got " .. S.show(args), 2) end
+  return transact(self, "set_ram_file", function(f)
+    local ok, err = S.record { path = PATH:req(), shared = S.boolean { required = true } }:check(args, "set_ram_file")
+    if not ok then return nil, err end
+    if f.memory_zones then return nil, "memory_zones: the guest RAM already comes from memory zones" end
+    local mem = type(f.memory) == "table" and f.memory or { size = f.memory }
+    if mem.size == nil or mem.size == 0 then return nil, "memory.size is required (the size of the RAM file)" end
+    f.memory_zones = { { id = "mem0", size = mem.size, file = args.path, shared = args.shared } }
+    local rest = model.deep_copy(mem)
+    rest.size, rest.shared = 0, nil
+    f.memory = rest
+    return true
+  end)
+end
+
+--- Start from the snapshot in `dir` (`--restore source_url=file://DIR`):
+-- the command line then carries no VM configuration, which comes from the
+-- snapshot. Returns true or nil, message.
+function Config:set_restore(dir)
+  path_arg(dir, "set_restore")
+  return transact(self, "set_restore", function(f)
+    if f.restore then return nil, "restore is already set" end
+    f.restore = { source_url = "file://" .. dir }
+    return true
+  end)
+end
+
 --- Files the VM reads at start (for `vmlua check`): a list of
 -- `{ field = "disks[1].path", path = ... }`.
 function Config:kernel_files()

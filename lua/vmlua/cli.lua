@@ -12,7 +12,7 @@ cli.EXIT_OK, cli.EXIT_RUNTIME, cli.EXIT_USAGE = 0, 1, 2
 cli.commands = {
   "run", "plan", "check", "test", "ps", "inspect", "stop", "gc",
   "exec", "cp", "logs", "console",
-  "qmp", "api", "pause", "resume", "version", "help",
+  "qmp", "api", "pause", "resume", "snapshot", "template", "version", "help",
 }
 
 local failure_mt = { __tostring = function(e) return e.message end }

@@ -252,6 +252,7 @@ local function build_schema(driver)
   }
   for k, v in pairs(hooks) do fields[k] = v end
   for k, v in pairs(require("vmlua.sandbox.resources").schema_fields(driver)) do fields[k] = v end
+  for k, v in pairs(require("vmlua.sandbox.snapshot").fields) do fields[k] = v end
   local schema = S.record(fields, {
     check = function(v, path)
       local seen = {}
@@ -270,7 +271,9 @@ local function build_schema(driver)
         end
         names[h.name] = true
       end
-      return agent.check(v, path)
+      local ok, err = agent.check(v, path)
+      if not ok then return nil, err end
+      return require("vmlua.sandbox.snapshot").check(v, path)
     end,
   })
   return { sandbox = schema, stop_step = stop_step, kinds = M.probe_kinds(driver) }
@@ -419,6 +422,7 @@ function M.new(spec, ctx, where)
   }, Sandbox)
   for _, h in ipairs(M.HOOKS) do sb.hooks[h] = spec[h] end
   require("vmlua.sandbox.resources").normalize(sb, spec) -- network, disks
+  sb.snapshot = require("vmlua.sandbox.snapshot").normalize(spec, sb)
   for i, s in ipairs(spec.shares or {}) do
     local v = s.virtiofsd or {}
     sb.shares[i] = {

@@ -155,6 +155,11 @@ function E.leftovers(w)
       if st and st.type == "socket" then problems[#problems + 1] = "socket left: " .. id .. "/" .. f end
     end
   end
+  local ram_dir, where = require("vmlua.sandbox.templates").ram_dir(w.run)
+  if where == "shm" and core.fs.exists(ram_dir) then
+    problems[#problems + 1] = "template RAM dir left: " .. ram_dir .. " (" .. table.concat(core.fs.list(ram_dir) or {}, ", ")
+      .. ")"
+  end
   local code, _, err = E.vmlua(w, { "gc" })
   if code ~= 0 then problems[#problems + 1] = "gc failed: " .. err end
   local left = E.run_dir_entries(w)

@@ -5,7 +5,7 @@
 local core = require "vmlua.core"
 local H = require "support.h"
 
-local SCRIPTS = { "launch", "stop", "memory", "scale", "guest", "agent", "core_process", "core_io" }
+local SCRIPTS = { "launch", "stop", "memory", "scale", "guest", "agent", "templates", "core_process", "core_io" }
 
 --- Run bench/NAME.lua --quick --json FILE; returns status, stdout, stderr, json text.
 local function run_quick(name)

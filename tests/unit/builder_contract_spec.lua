@@ -125,6 +125,35 @@ for _, B in ipairs(BUILDERS) do
       assert.are.equal(before, table.concat(cfg:argv(), " "))
     end)
 
+    it("set_ram_file: the guest RAM in a file, shared or private; a second RAM source is refused", function()
+      local cfg = B.make()
+      assert.is_true(cfg:set_ram_file { path = "/dev/shm/t.ram", shared = true })
+      local argv = cfg:argv()
+      assert.truthy(has(argv, "/dev/shm/t.ram"), table.concat(argv, " "))
+      assert.truthy(has(argv, "share=on") or has(argv, "shared=on"), table.concat(argv, " "))
+      local before = table.concat(argv, " ")
+      local ok, err = cfg:set_ram_file { path = "/dev/shm/u.ram", shared = false }
+      assert.is_nil(ok)
+      assert.truthy(err:find("^set_ram_file: .*already comes from"), err)
+      assert.are.equal(before, table.concat(cfg:argv(), " "))
+      local private = B.make()
+      assert.is_true(private:set_ram_file { path = "/dev/shm/t.ram", shared = false })
+      argv = private:argv()
+      assert.truthy(has(argv, "/dev/shm/t.ram"))
+      assert.falsy(has(argv, "share=on") or has(argv, "shared=on"), table.concat(argv, " "))
+    end)
+
+    it("set_restore: the VM starts from saved state; twice is refused", function()
+      local cfg = B.make()
+      assert.is_true(cfg:set_restore("/srv/snap"))
+      local argv = cfg:argv()
+      assert.truthy(has(argv, "-incoming defer") or has(argv, "--restore source_url=file:///srv/snap"),
+                    table.concat(argv, " "))
+      local ok, err = cfg:set_restore("/srv/other")
+      assert.is_nil(ok)
+      assert.truthy(err:find("^set_restore: .*already set"), err)
+    end)
+
     it("setters raise at the caller for an argument of the wrong type", function()
       local cfg = B.make()
       for _, call in ipairs {
@@ -136,6 +165,8 @@ for _, B in ipairs(BUILDERS) do
         function() local r = cfg:set_kernel_param(7, "x"); return r end,
         function() local r = cfg:set_serial_socket(42, "/x.log"); return r end,
         function() local r = cfg:add_agent_channel("/x.sock"); return r end,
+        function() local r = cfg:set_ram_file("/dev/shm/x"); return r end,
+        function() local r = cfg:set_restore(7); return r end,
       } do
         local line = debug.getinfo(call, "S").linedefined
         local ok, err = pcall(call)

@@ -11,9 +11,12 @@ local H = require "support.h"
 
 local CONTRACT = {
   fields = { "name", "title", "builder", "control", "default_stop", "quick_actions", "actions", "probes",
-             "pause_how", "paused_state", "network_modes", "creates_tap", "disk_modes", "agent" },
+             "pause_how", "paused_state", "network_modes", "creates_tap", "disk_modes", "agent", "cannot" },
   functions = { "connect", "vm_state", "pause", "resume", "default_ready", "launch", "boot", "boot_calls",
-                "add_network", "add_disk", "start_failures", "agent_connect" },
+                "add_network", "add_disk", "start_failures", "agent_connect",
+                "snapshot", "quit", "restore_config", "stage_restore", "restore" },
+  -- a driver that keeps templates has these; one that cannot says why
+  templates = { "template_config", "save_template", "clone" },
 }
 
 describe("the driver registry", function()
@@ -56,6 +59,16 @@ for _, name in ipairs { "qemu", "clh" } do
       assert.truthy(d.agent.file:match("%.sock$"))
       assert.are.equal("boolean", type(d.agent.ports))
       for _, k in ipairs { "transport", "hint" } do assert.are.equal("string", type(d.agent[k]), k) end
+    end)
+
+    it("keeps templates, or says why it cannot", function()
+      if d.cannot.template then
+        assert.are.equal("string", type(d.cannot.template))
+        assert.are.equal("string", type(d.cannot.clone))
+      else
+        for _, f in ipairs(CONTRACT.templates) do assert.are.equal("function", type(d[f]), f) end
+        assert.are.equal("string", type(d.STATE_FILE))
+      end
     end)
 
     it("its default stop policy uses only steps it has", function()
@@ -217,5 +230,10 @@ return D
     local dplan = plan_mod.plan(sandbox.new({ id = "toy", hypervisor = Toy, disks = { { image = "/a" } } }, {}),
                                 { run_dir = "/run/t" })
     assert.are.same({ "disks[1]: ToyVMM's driver cannot wire disks (it has no add_disk)" }, dplan.errors)
+    -- a driver without the snapshot functions cannot keep templates: said at check
+    local tsb = sandbox.new({ id = "toy", hypervisor = Toy, template = true }, {}, "toy.lua:1")
+    local tplan = plan_mod.plan(tsb, { run_dir = "/run/t" })
+    assert.are.same({ "template: ToyVMM cannot keep templates: its driver (vmlua.driver.toyvmm) has no "
+                      .. "template_config" }, tplan.errors)
   end)
 end)

@@ -700,13 +700,19 @@ describe("fake cloud-hypervisor", function()
       s:close()
     end)
 
-    it("snapshots a paused VM and restores it in another VMM", function()
+    -- A running VM, paused and snapshotted into <its dir>/snap.
+    local function snapshotted()
       local v = vmm()
       running(v)
       assert.equal(204, put(v.api, "vm.pause").status)
       local snap = v.dir .. "/snap"
       assert(core.fs.mkdir(snap))
       assert.equal(204, put(v.api, "vm.snapshot", { destination_url = "file://" .. snap }).status)
+      return v, snap
+    end
+
+    it("snapshots a paused VM and restores it in another VMM", function()
+      local _, snap = snapshotted()
       assert.same({ "config.json", "memory-ranges", "state.json" }, core.fs.list(snap))
       local w = vmm()
       local r = put(w.api, "vm.restore", { source_url = "file://" .. snap,
@@ -719,6 +725,25 @@ describe("fake cloud-hypervisor", function()
       assert.same({ 500, "VM is already created" }, { r.status, r.json[3] })
       -- vm.coredump exists only with the guest_debug feature
       assert.equal(404, put(w.api, "vm.coredump", { destination_url = "file:///x" }).status)
+    end)
+
+    it("refuses a restore whose config.json no longer matches its state.json, or without a state.json", function()
+      local _, snap = snapshotted()
+      local saved = json.decode(H.read(snap .. "/state.json"))
+      assert.equal("number", type(saved.vm.memory_size))
+      local cfg = json.decode(H.read(snap .. "/config.json"))
+      cfg.memory.size = cfg.memory.size * 2
+      H.write(snap .. "/config.json", json.encode(cfg))
+      local w = vmm()
+      local r = put(w.api, "vm.restore", { source_url = "file://" .. snap })
+      assert.same({ 500, { "Error from API", "The VM could not be restored", "Error restoring VM",
+                           "The snapshot's config.json does not match its state.json", "memory_size" } },
+                  { r.status, r.json })
+      os.remove(snap .. "/state.json")
+      r = put(w.api, "vm.restore", { source_url = "file://" .. snap })
+      assert.equal(500, r.status)
+      assert.equal("Cannot read the snapshot's state.json", r.json[4])
+      assert.equal(404, state(w.api)) -- nothing was created
     end)
 
     it("migrates over unix:, the sender exits 0", function()

@@ -84,3 +84,22 @@ describe("scripts/recipes/qemu-demo.lua shows the guest agent", function()
     end
   end)
 end)
+
+describe("scripts/recipes/qemu-template", function()
+  local path = H.root .. "/scripts/recipes/qemu-template.lua"
+
+  it("is a template with --set template=1, a plain sandbox without; no share either way", function()
+    local t = assert(vmlua.load_recipe(path, { template = "1" }))
+    assert.are.same({ mode = "template" }, t.snapshot)
+    assert.are.same({}, t.shares)
+    local plain = assert(vmlua.load_recipe(path, {}))
+    assert.is_nil(plain.snapshot)
+    assert.are.equal("serial", plain.ready[1].kind)
+  end)
+
+  it("gives microvm the host's TSC frequency under TCG", function()
+    local sb = assert(vmlua.load_recipe(path, { machine = "microvm" }))
+    assert.are.equal("microvm", sb.hypervisor.fields.machine.type)
+    assert.truthy(tostring(sb.hypervisor.fields.kernel.params):find("tsc_early_khz=%d+"))
+  end)
+end)

@@ -131,6 +131,12 @@ function M.argv(binary, n)
   local argv = { binary }
   M.number_fds(n)
   M.vmm_options(argv, n)
+  -- a restore takes the VM from the snapshot: with a payload on the command
+  -- line cloud-hypervisor would boot a new VM instead
+  if n.restore then
+    add(argv, "--restore", M.element("restore", n.restore))
+    return argv
+  end
   if n.cpus then add(argv, "--cpus", M.element("cpus", n.cpus)) end
   if n.memory then add(argv, "--memory", M.element("memory", n.memory)) end
   if n.kernel then add(argv, "--kernel", n.kernel) end

@@ -250,6 +250,16 @@ kinds.memory = {
   entry("thp", BOOL, "bool"),
 }
 
+local RESTORE_MODE, RESTORE_MODE_MAP = enum({ "copy", "ondemand" }, { copy = "Copy", ondemand = "OnDemand" })
+
+-- --restore: start from a snapshot instead of booting (source_url file://DIR).
+kinds.restore = {
+  entry("source_url", S.string { required = true, nonempty = true, no_comma = true }, "str"),
+  entry("prefault", BOOL, "bool"),
+  entry("memory_restore_mode", RESTORE_MODE, "enum", { map = RESTORE_MODE_MAP }),
+  entry("resume", BOOL, "bool"),
+}
+
 kinds.memory_zone = {
   entry("id", word { required = true }, "str"),
   entry("size", size { required = true }, "size"),
@@ -420,6 +430,7 @@ M.top = {
   no_shutdown = BOOL,
   landlock = BOOL,
   landlock_rules = list_of("landlock_rule"),
+  restore = record_of("restore"),
   extra_args = S.array(S.string()),
 }
 

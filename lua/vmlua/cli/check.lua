@@ -5,9 +5,9 @@ local control = require "vmlua.sandbox.control"
 
 return {
   summary = "validate a recipe: types, files, binaries, socket paths",
-  usage = "check RECIPE [--set KEY=VALUE]... [--id ID]",
+  usage = "check RECIPE [--set KEY=VALUE]... [--id ID] [--from NAME | --restore DIR]",
   args = { "RECIPE" },
-  options = { common.SET_OPTION, common.ID_OPTION },
+  options = { common.SET_OPTION, common.ID_OPTION, common.FROM_OPTION, common.RESTORE_OPTION },
   run = function(opts, pos)
     local sb = common.load(pos[1], opts)
     local plan = control.plan(sb)

@@ -7,6 +7,8 @@ local M = {}
 
 M.SET_OPTION = { long = "--set", arg = "KEY=VALUE", multi = true, help = "a value for vmlua.args in the recipe" }
 M.ID_OPTION = { long = "--id", arg = "ID", help = "the sandbox id (default: the recipe's id)" }
+M.FROM_OPTION = { long = "--from", arg = "NAME", help = "start as a clone of template NAME (vmlua template save)" }
+M.RESTORE_OPTION = { long = "--restore", arg = "DIR", help = "start from the snapshot in DIR (vmlua snapshot)" }
 
 --- The value, or end the command with the failure's message and code.
 function M.check(v, err, code)
@@ -14,10 +16,11 @@ function M.check(v, err, code)
   return v
 end
 
---- Load RECIPE with the --set values and --id; a recipe error ends the
--- command with 2.
+--- Load RECIPE with the --set values, --id, --from and --restore; a recipe
+-- error ends the command with 2.
 function M.load(path, opts)
-  return M.check(control.load(path, cli.parse_sets(opts.set), { id = opts.id }))
+  return M.check(control.load(path, cli.parse_sets(opts.set),
+                              { id = opts.id, from = opts.from, restore = opts.restore }))
 end
 
 return M

@@ -88,12 +88,14 @@ end
 
 return {
   summary = "print every command, socket and policy of a recipe; start nothing",
-  usage = "plan RECIPE [--set KEY=VALUE]... [--id ID] [--json]",
+  usage = "plan RECIPE [--set KEY=VALUE]... [--id ID] [--json] [--from NAME | --restore DIR]",
   args = { "RECIPE" },
   options = {
     common.SET_OPTION,
     common.ID_OPTION,
     { long = "--json", help = "print the plan as JSON" },
+    common.FROM_OPTION,
+    common.RESTORE_OPTION,
   },
   run = function(opts, pos)
     local sb = common.load(pos[1], opts)

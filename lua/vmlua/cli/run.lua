@@ -5,7 +5,8 @@ local cli = require "vmlua.cli"
 local common = require "vmlua.cli.common"
 local control = require "vmlua.sandbox.control"
 
-local USAGE = "run RECIPE [--set KEY=VALUE]... [--id ID] [-d|--detach] [--timeout SEC] [-- CMD [ARG]...]"
+local USAGE = "run RECIPE [--set KEY=VALUE]... [--id ID] [-d|--detach] [--timeout SEC]"
+  .. " [--from NAME | --restore DIR] [-- CMD [ARG]...]"
 
 return {
   summary = "start a sandbox and supervise it until it stops (or run one command in it)",
@@ -31,6 +32,9 @@ return {
     "  vmlua run scripts/recipes/qemu-demo.lua",
     "  vmlua run scripts/recipes/qemu-demo.lua -d && vmlua exec demo -- uname -a",
     "  vmlua run scripts/recipes/qemu-demo.lua -- sh -c 'echo hi; exit 3'",
+    "",
+    "--from NAME starts a clone of template NAME, --restore DIR the snapshot in DIR, instead",
+    "of booting (see docs/snapshots.md): the sandbox is ready once the VM runs again.",
   }, "\n"),
   args = { "RECIPE" },
   variadic = true,
@@ -41,6 +45,8 @@ return {
     { long = "--detach", short = "-d", help = "return once the VM is ready, leaving a supervisor" },
     { long = "--timeout", arg = "SEC", number = true, help = "readiness timeout for each probe" },
     { long = "--progress", help = "print progress lines even when stderr is not a terminal" },
+    common.FROM_OPTION,
+    common.RESTORE_OPTION,
   },
   run = function(opts, pos)
     local command

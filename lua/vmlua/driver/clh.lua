@@ -95,7 +95,7 @@ D.actions = {
 --- What to start. The api flow starts the VMM with only its API socket;
 -- the VM comes in `boot` from `vm_config` and `net_hotplug`.
 function D.launch(cfg, flow)
-  if flow == "api" then
+  if flow == "api" and not cfg.fields.restore then
     return { argv = cfg:api_argv(), vm_config = cfg:vm_config(), net_hotplug = cfg:net_hotplug() }
   end
   return { argv = cfg:argv(), fds = cfg:fds() }
@@ -106,6 +106,7 @@ end
 -- (the fds travel with SCM_RIGHTS; vm.create ignores fds), then vm.boot.
 -- A list of `{ call =, body =, fds = }`; empty in the cli flow.
 function D.boot_calls(plan)
+  if plan.snapshot and plan.snapshot.mode ~= "template" then return { { call = "vm.resume" } } end
   if plan.flow ~= "api" then return {} end
   local calls = { { call = "vm.create", body = plan.vm_config } }
   for _, net in ipairs(plan.net_hotplug or {}) do
@@ -115,11 +116,10 @@ function D.boot_calls(plan)
   return calls
 end
 
---- The api flow: wait for the API socket, vmm.ping, then the boot calls.
-function D.boot(rt)
+-- A client once the API socket accepts connections and vmm.ping answers:
+-- the client, or nil, message, failure table.
+local function api_up(rt)
   local plan = rt.plan
-  local calls = D.boot_calls(plan)
-  if #calls == 0 then return true end
   local probes = require "vmlua.sandbox.probes"
   local timeout = rt.sandbox.timeouts.ready
   local idx, fail = probes.wait_for(rt, { { socket = plan.control_socket } }, require("vmlua.deadline").after(timeout))
@@ -133,7 +133,18 @@ function D.boot(rt)
   local api, err = rt:control()
   if not api then return nil, err end
   local ok, perr = api:ping()
-  if not ok then return nil, "vmm.ping failed: " .. tostring(perr) end
+  if not ok then return probes.exit_or(rt, "vmm.ping failed: " .. tostring(perr)) end
+  return api
+end
+
+
+--- The api flow: wait for the API socket, vmm.ping, then the boot calls.
+function D.boot(rt)
+  local plan = rt.plan
+  local calls = D.boot_calls(plan)
+  if #calls == 0 then return true end
+  local api, err, fail = api_up(rt)
+  if not api then return nil, err, fail end
   for _, c in ipairs(calls) do
     local done, cerr = api:call(c.call, c.body, { fds = c.fds })
     if not done then return nil, string.format("%s failed: %s", c.call, tostring(cerr)) end
@@ -204,6 +215,94 @@ D.agent = {
 function D.agent_connect(channel, opts)
   return require("vmlua.qga").connect { socket = channel.socket, port = channel.port, timeout = opts.timeout,
                                         wait = opts.wait, hint = opts.hint }
+end
+
+-- ------------------------------------------------------------ snapshots
+
+--- What this driver cannot do (docs/snapshots.md).
+local NO_TEMPLATES = "it restores guest RAM from a snapshot's own memory files (copied, or faulted in on demand), "
+  .. "and has nothing like QEMU's x-ignore-shared to map a template's RAM file copy-on-write; use QEMU for "
+  .. "templates, or snapshots (vmlua snapshot, run --restore)"
+D.cannot = { template = NO_TEMPLATES, clone = NO_TEMPLATES }
+
+--- A restored sandbox: cloud-hypervisor reads the snapshot at start
+-- (--restore) from the dir `stage_restore` makes.
+function D.restore_config(cfg, from)
+  return cfg:set_restore(from.stage)
+end
+
+--- The snapshot's config.json names the files of the sandbox it was taken
+-- from (serial and console files, the vsock socket). Make `<sandbox
+-- dir>/restore`: a config.json with this sandbox's, and links to the
+-- snapshot's other files. true, or nil and a message.
+function D.stage_restore(rt)
+  local core = require "vmlua.core"
+  local snap = rt.plan.snapshot
+  local stage = snap.stage
+  core.fs.remove_tree(stage)
+  local ok, err = core.fs.mkdir(stage, tonumber("700", 8))
+  if not ok then return nil, err end
+  local f, ferr = io.open(snap.dir .. "/config.json", "rb")
+  if not f then return nil, "restore: " .. ferr end
+  local saved_cfg, jerr = core.json.decode(f:read("a") or "")
+  f:close()
+  if type(saved_cfg) ~= "table" then
+    return nil, string.format("restore: %s/config.json: not a JSON object (%s)", snap.dir, tostring(jerr))
+  end
+  local mine = rt.plan.config:vm_config()
+  for _, k in ipairs { "serial", "console", "vsock" } do
+    local to, from = saved_cfg[k], mine[k]
+    if type(to) == "table" and type(from) == "table" then
+      for _, p in ipairs { "file", "socket" } do
+        if to[p] ~= nil and from[p] ~= nil then to[p] = from[p] end
+      end
+    end
+  end
+  local out, oerr = io.open(stage .. "/config.json", "wb")
+  if not out then return nil, oerr end
+  out:write(core.json.encode(saved_cfg), "\n")
+  out:close()
+  for _, name in ipairs(core.fs.list(snap.dir) or {}) do
+    if name ~= "config.json" and name ~= require("vmlua.sandbox.saved").SNAPSHOT_FILE then
+      ok, err = core.fs.symlink(snap.dir .. "/" .. name, stage .. "/" .. name)
+      if not ok then return nil, err end
+    end
+  end
+  return true
+end
+
+--- Save the VM into `dir` (vm.pause if it runs, then vm.snapshot with
+-- destination_url file://DIR) and leave it paused. Returns `{ was_running
+-- = bool }`, or nil and a message.
+function D.snapshot(client, dir)
+  local state, err = D.vm_state(client)
+  if not state then return nil, err end
+  local ok = true
+  if state == "Running" then ok, err = client:pause() end
+  if ok then ok, err = client:snapshot("file://" .. dir) end
+  if not ok then
+    if state == "Running" then client:resume() end
+    return nil, err
+  end
+  return { was_running = state == "Running" }
+end
+
+--- End the VMM at once (after a save).
+function D.quit(client)
+  return client:vmm_shutdown()
+end
+
+--- A restored sandbox: the VMM restored the snapshot at start, paused;
+-- once its API answers, vm.resume.
+function D.restore(rt)
+  local api, err, fail = api_up(rt)
+  if not api then return nil, err, fail end
+  local ok, rerr = api:resume()
+  if not ok then
+    return require("vmlua.sandbox.probes").exit_or(rt, "vm.resume after the restore failed: " .. tostring(rerr))
+  end
+  rt:progress("restored from %s, VM resumed", rt.plan.snapshot.dir)
+  return true
 end
 
 return D

@@ -287,6 +287,62 @@ function methods:control_socket()
   return q and q.name
 end
 
+-- The id QEMU gives the guest RAM of a machine type when it makes it itself
+-- (its `default_ram_id`). A RAM backend given that id makes a RAM block of
+-- the same name, so a migration stream moves between a VM with QEMU's own
+-- RAM and one whose RAM is a file (a template and its clones).
+local DEFAULT_RAM_IDS = { { "^pc", "pc.ram" }, { "^q35", "pc.ram" }, { "^isapc", "pc.ram" },
+                          { "^microvm", "microvm.ram" } }
+
+local function default_ram_id(f)
+  local t = (f.machine or {}).type or "pc"
+  for _, e in ipairs(DEFAULT_RAM_IDS) do
+    if t:match(e[1]) then return e[2] end
+  end
+  return H.RAM_ID
+end
+
+local ram_file_args = S.record { path = F.path:req(), shared = S.boolean { required = true } }
+
+--- Keep the guest RAM in a file: a memory-backend-file at `path` (its id is
+-- the machine's own RAM id) made the machine's RAM with -machine
+-- memory-backend=. `shared = true` maps the file MAP_SHARED (the guest's
+-- writes reach the file: a template), false maps it privately
+-- (copy-on-write: a clone of a template).
+function methods:set_ram_file(args)
+  local ok, err = method_args(ram_file_args, args, "set_ram_file", "table")
+  if not ok then return nil, err end
+  return transact(self, "set_ram_file", function(f)
+    if not (f.memory and f.memory.size) then return nil, "memory.size is required (the size of the RAM file)" end
+    local source = ram_source(f)
+    if source then return nil, string.format("the guest RAM already comes from %s", source) end
+    local m = f.machine or {}
+    if m.options and m.options:find("memory%-backend=") then
+      return nil, "the guest RAM already comes from machine.options (memory-backend=)"
+    end
+    local id = default_ram_id(f)
+    append(f, "objects", { type = "memory-backend-file", id = id, mem_path = args.path,
+                           size = O.ram_size(f.memory.size), share = args.shared })
+    f.machine = { type = m.type, accel = m.accel,
+                  options = (m.options and (m.options .. ",") or "") .. "memory-backend=" .. id }
+    return true
+  end)
+end
+
+--- Start from saved state: QEMU waits for a migration stream (-incoming
+-- defer), which the driver sends over QMP (migrate-incoming) after the
+-- start. `dir`, where the state was saved, is for the drivers that read it
+-- at start; QEMU gets it from vmlua.
+function methods:set_restore(dir)
+  local ok, err = method_args(F.path:req(), dir, "set_restore", "string")
+  if not ok then return nil, err end
+  return transact(self, "set_restore", function(f)
+    if f.incoming then return nil, "incoming is already set (the VM already takes a migration stream)" end
+    f.incoming = { migration_type = "defer" }
+    return true
+  end)
+end
+
 local file_fields = { block = "file", loader = "file" }
 local firmware_types = { ["tdx-guest"] = true, ["sev-guest"] = true, ["sev-snp-guest"] = true }
 

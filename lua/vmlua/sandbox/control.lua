@@ -22,7 +22,8 @@ end
 
 -- ------------------------------------------------------------ recipes
 
---- Load a recipe with its --set values (`args`) and `opts.id` (--id).
+--- Load a recipe with its --set values (`args`), `opts.id` (--id) and
+-- `opts.from` / `opts.restore` (--from NAME, --restore DIR).
 function M.load(path, args, opts)
   opts = opts or {}
   if opts.id then
@@ -31,6 +32,8 @@ function M.load(path, args, opts)
   end
   local sb, err = require("vmlua").load_recipe(path, args, { id = opts.id })
   if not sb then return nil, err, M.USAGE end
+  local ok, oerr = require("vmlua.sandbox.snapshot").override(sb, opts)
+  if not ok then return nil, oerr, M.USAGE end
   return sb
 end
 
@@ -322,13 +325,42 @@ function M.gc()
       if lock and #M.live_processes(st) == 0 then
         local ok, rerr = release_gone(store, id, st, out)
         if ok then ok, rerr = store:remove(id) end
-        if ok then out.removed[#out.removed + 1] = id
-        else out.skipped[#out.skipped + 1] = { id = id, reason = rerr } end
+        if ok then
+          out.removed[#out.removed + 1] = id
+          require("vmlua.sandbox.snapshot").release { state = st, id = id, plan = { run_dir = store.dir } }
+        else
+          out.skipped[#out.skipped + 1] = { id = id, reason = rerr }
+        end
       end
       if lock then lock:close() end
     end
   end
   return out
+end
+
+-- ------------------------------------------------------------ saving
+
+--- `vmlua snapshot ID DIR`: the whole VM into DIR (vmlua.sandbox.save).
+-- opts: stop, timeout.
+function M.snapshot(id, dir, opts)
+  return require("vmlua.sandbox.save").snapshot(M, id, dir, opts)
+end
+
+--- `vmlua template save ID NAME` (vmlua.sandbox.save). opts: timeout.
+function M.save_template(id, name, opts)
+  return require("vmlua.sandbox.save").template(M, id, name, opts)
+end
+
+--- The templates of the run dir (vmlua.sandbox.templates.list).
+function M.templates()
+  local list, err = require("vmlua.sandbox.templates").list(M.run_dir())
+  if not list then return nil, err, M.RUNTIME end
+  return list
+end
+
+--- `vmlua template rm NAME`.
+function M.remove_template(name)
+  return require("vmlua.sandbox.templates").remove(M.run_dir(), name)
 end
 
 return M

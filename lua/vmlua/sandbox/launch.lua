@@ -8,6 +8,7 @@ local probes = require "vmlua.sandbox.probes"
 local stop = require "vmlua.sandbox.stop"
 local liveness = require "vmlua.sandbox.liveness"
 local logs = require "vmlua.sandbox.logs"
+local snapshot = require "vmlua.sandbox.snapshot"
 
 local M = {}
 local steps = {}
@@ -117,6 +118,8 @@ end
 
 function steps.launch(rt)
   local p = rt.plan.hypervisor
+  local staged, why = snapshot.stage(rt)
+  if not staged then return nil, why end
   local proc, err = rt:spawn(p)
   if not proc then return nil, string.format("cannot start the hypervisor: %s", err) end
   local saved, serr = record(rt)
@@ -127,9 +130,10 @@ end
 
 --- Whatever the hypervisor needs after its start to run the VM (the
 -- driver's boot: nothing for QEMU; vm.create and vm.boot for
--- cloud-hypervisor's REST flow).
+-- cloud-hypervisor's REST flow), or, for a clone or a restored sandbox, the
+-- driver's restore (vmlua.sandbox.snapshot).
 function steps.boot(rt)
-  return rt.driver.boot(rt)
+  return snapshot.boot(rt)
 end
 
 function steps.wait_ready(rt)
@@ -189,6 +193,7 @@ function M.start(rt)
       return nil, err
     end
   end
+  snapshot.after_ready(rt)
   local secs = rt:elapsed()
   -- ready_mono (CLOCK_MONOTONIC, comparable across processes) lets the
   -- benchmarks measure detection gaps against a fake VMM's own clock.

@@ -10,6 +10,7 @@
 -- sandbox's driver.
 local core = require "vmlua.core"
 local virtiofsd = require "vmlua.virtiofsd"
+local snapshot = require "vmlua.sandbox.snapshot"
 
 local M = {}
 
@@ -249,8 +250,10 @@ function M.plan(sb, opts)
   M.add_helpers(sb, plan)
   M.check_recipe_sockets(plan)
   require("vmlua.sandbox.resources").wire(sb, plan) -- network, disks
+  snapshot.wire(sb, plan)
   M.add_hypervisor(sb, plan)
   M.bind_ready(sb, plan)
+  snapshot.bind_ready(sb, plan)
   plan.stop = sb.stop
   plan.errors = unique(plan.errors)
   return plan

@@ -105,6 +105,16 @@ function M.control_client(rt, deadline)
   return client
 end
 
+--- After a failed call to the hypervisor: it may be on its way out (it
+-- refused a restore, say), and then its exit, with its output, says more
+-- than the call. Waits up to `grace` seconds (default 1) for an exit;
+-- returns nil, the better message, and the failure table if there was one.
+function M.exit_or(rt, message, grace)
+  local _, fail = M.wait_for(rt, {}, core.monotonic() + (grace or 1))
+  if fail and fail.kind == "exit" then return nil, fail.message, fail end
+  return nil, message
+end
+
 --- Sleep with backoff between polls while still watching processes and signals.
 function M.backoff_wait(rt, delay, deadline)
   local left = remaining(deadline)

@@ -31,6 +31,7 @@ local function initial_state(sb, plan)
   end
   st.stop_budget = require("vmlua.sandbox.stop").budget(plan.stop, plan.processes)
   require("vmlua.sandbox.resources").record(st, plan) -- network, disks
+  require("vmlua.sandbox.snapshot").record(st, plan)
   return st
 end
 

@@ -159,6 +159,7 @@ function M.stop_rest(rt)
   M.stop_helpers(rt)
   M.remove_sockets(rt)
   M.release(rt)
+  require("vmlua.sandbox.snapshot").release(rt)
 end
 
 --- The tap and the overlays the state records (vmlua.sandbox.resources).

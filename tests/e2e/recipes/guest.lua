@@ -7,6 +7,7 @@
 --   stop=powerdown,quit,term,kill  grace=SEC  ready=serial|qmp|fn|serial+agent
 --   agent=1 (the guest agent: ready and stop through it unless ready=/stop= say
 --   otherwise)  agent_timeout=SEC  guest_agent=off (the guest runs no qemu-ga)
+--   template=1
 local vmlua  = require "vmlua"
 local qemu   = require "vmlua.qemu"
 local params = require "vmlua.params"
@@ -63,6 +64,7 @@ return vmlua.sandbox {
   stop = stop,
   agent = a.agent and { timeout = tonumber(a.agent_timeout or "10") } or nil,
   timeouts = { ready = tonumber(a.timeout or "60") },
+  template = a.template == "1" or nil,
   on_ready = function(sb)
     io.stdout:write("READY ", sb.id, " ", tostring(sb.pid), "\n")
     io.stdout:flush()

@@ -3,9 +3,15 @@
  * in the plausible-minimum way.
  *
  * - vm.snapshot needs a paused VM and a file:// directory; it writes
- *   config.json (the VmConfig), state.json and an empty memory-ranges.
+ *   config.json (the VmConfig), state.json (what the VM's state depends on:
+ *   the memory size, the vCPUs, the devices by id) and an empty
+ *   memory-ranges.
  * - vm.restore reads config.json back into a new VM, paused (or running
- *   with resume=true); net_fds hands it tap fds received with SCM_RIGHTS,
+ *   with resume=true), once state.json confirms it: a config.json that no
+ *   longer matches its state.json (another memory size, vCPU count or set of
+ *   devices), or a state.json that cannot be read, is refused, as
+ *   cloud-hypervisor restores memory, vCPUs and devices by id from the
+ *   snapshot's state. net_fds hands it tap fds received with SCM_RIGHTS,
  *   whose count must match (else 400 ["Bad Request"]).
  * - vm.coredump (feature guest_debug) needs a paused VM; it writes a file.
  * - migration over unix:<path> only: the sender connects and writes
@@ -22,7 +28,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "fakeclh.h"
+#include "vm.h"
 
 static bool migrate_err(struct errchain *ec, const char *top, const char *cause, const char *detail)
 {
@@ -64,6 +70,44 @@ static bool write_file(const char *dir, const char *name, const char *text, stru
 	return !ec->n;
 }
 
+/* What a VM's saved state depends on in its config: the guest memory's
+ * size (zones included), the boot vCPUs and the devices by id. */
+static json_object *state_summary(json_object *cfg)
+{
+	json_object *o = json_object_new_object(), *ids = json_object_new_array(), *zones;
+	int64_t memory = jint(jget(cfg, "memory"), "size", 0);
+	const struct devlist *d;
+	size_t i;
+
+	zones = jget(jget(cfg, "memory"), "zones");
+	for (i = 0; zones && i < json_object_array_length(zones); i++)
+		memory += jint(json_object_array_get_idx(zones, i), "size", 0);
+	for (d = devlists; d->list; d++)
+		for (i = 0; i < dev_count(cfg, d->list); i++) {
+			const char *id = jstr(dev_at(cfg, d->list, i), "id");
+
+			json_object_array_add(ids, json_object_new_string(id ? id : ""));
+		}
+	jset(o, "memory_size", json_object_new_int64(memory));
+	jset(o, "boot_vcpus", json_object_new_int64(jint(jget(cfg, "cpus"), "boot_vcpus", 1)));
+	jset(o, "devices", ids);
+	return o;
+}
+
+/* The first member where two summaries differ, or NULL. */
+static const char *summary_differs(json_object *saved, json_object *now)
+{
+	static const char *const keys[] = { "memory_size", "boot_vcpus", "devices", NULL };
+	int i;
+
+	for (i = 0; keys[i]; i++)
+		if (!jget(saved, keys[i]) ||
+		    strcmp(json_object_to_json_string(jget(saved, keys[i])),
+			   json_object_to_json_string(jget(now, keys[i]))))
+			return keys[i];
+	return NULL;
+}
+
 bool vm_snapshot(json_object *req, struct errchain *ec)
 {
 	const char *dir;
@@ -82,8 +126,13 @@ bool vm_snapshot(json_object *req, struct errchain *ec)
 	if (!dir)
 		return false;
 	event_emit("vm", "snapshotting");
-	state = xasprintf("{\"fake_cloud_hypervisor\":{\"state\":\"Paused\",\"version\":\"%s\"}}",
-			  build_version);
+	{
+		json_object *summary = state_summary(vm_config());
+
+		state = xasprintf("{\"fake_cloud_hypervisor\":{\"state\":\"Paused\",\"version\":\"%s\"},"
+				  "\"vm\":%s}", build_version, json_object_to_json_string(summary));
+		json_object_put(summary);
+	}
 	ok = write_file(dir, "config.json", json_text(vm_config()), ec, "Error sending the snapshot") &&
 	     write_file(dir, "state.json", state, ec, "Error sending the snapshot") &&
 	     write_file(dir, "memory-ranges", "", ec, "Error sending the snapshot");
@@ -124,6 +173,30 @@ static void restored(const struct errchain *ec, const char *body)
 	done(ec, body);
 }
 
+/* The snapshot's state.json must describe the VM config.json describes. */
+static bool state_matches(const char *dir, json_object *cfg, struct errchain *ec)
+{
+	char *path = xasprintf("%s/state.json", dir);
+	json_object *state = json_object_from_file(path), *now;
+	const char *differs;
+
+	if (!state || !jget(state, "vm")) {
+		migrate_err(ec, "Error restoring VM", "Cannot read the snapshot's state.json", path);
+		json_object_put(state);
+		free(path);
+		return false;
+	}
+	now = state_summary(cfg);
+	differs = summary_differs(jget(state, "vm"), now);
+	if (differs)
+		migrate_err(ec, "Error restoring VM", "The snapshot's config.json does not match its state.json",
+			    differs);
+	json_object_put(now);
+	json_object_put(state);
+	free(path);
+	return !differs;
+}
+
 static json_object *read_config(const char *dir, struct errchain *ec)
 {
 	char *path = xasprintf("%s/config.json", dir);
@@ -136,6 +209,10 @@ static json_object *read_config(const char *dir, struct errchain *ec)
 		cfg = schema_coerce(&S_VmConfig, raw, ec);
 	json_object_put(raw);
 	free(path);
+	if (cfg && !state_matches(dir, cfg, ec)) {
+		json_object_put(cfg);
+		cfg = NULL;
+	}
 	return cfg;
 }
 
