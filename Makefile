@@ -49,6 +49,13 @@ SAN_FLAGS  := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize
 # Every core/*.c except main.c goes into both the executable and the module.
 CORE_SRC   := $(filter-out core/main.c,$(sort $(wildcard core/*.c)))
 CORE_HDR   := $(wildcard core/*.h)
+# Two layers: the bindings (core/l*.c; linebuf.c is not one) and the
+# Lua-free C below them. The Lua-free files are compiled without Lua's
+# include path and the C tests link them without liblua: a Lua-free file
+# that includes <lua.h> or calls into Lua does not build.
+BIND_SRC   := $(filter-out core/linebuf.c,$(filter core/l%.c,$(CORE_SRC)))
+LUAFREE_SRC := $(filter-out $(BIND_SRC),$(CORE_SRC))
+NOLUA_CFLAGS := $(WARN) $(DEFS) -fPIC $(CFLAGS) $(shell $(PKG_CONFIG) --cflags json-c libbsd-overlay 2>/dev/null)
 CTEST_SRC  := $(sort $(wildcard tests/c/test_*.c))
 FAKE_SRC   := $(sort $(wildcard tests/fakes/*.c))
 BENCH_SRC  := $(sort $(wildcard bench/*.c))
@@ -70,6 +77,7 @@ asan: $(A)/vmlua $(A)/lib/vmlua/core.so $(A)/ctests $(A)/fakes $(A)/bench
 # ---- normal build ---------------------------------------------------------
 $(B)/obj/%.o: core/%.c $(CORE_HDR) | $(B)/obj
 	$(CC) $(ALL_CFLAGS) -c -o $@ $<
+$(LUAFREE_SRC:core/%.c=$(B)/obj/%.o) $(LUAFREE_SRC:core/%.c=$(A)/obj/%.o): ALL_CFLAGS = $(NOLUA_CFLAGS)
 
 $(B)/vmlua: $(B)/obj/main.o $(CORE_SRC:core/%.c=$(B)/obj/%.o)
 	$(CC) $(CFLAGS) -rdynamic -o $@ $^ $(PKG_LIBS) $(LDFLAGS)
@@ -90,13 +98,13 @@ $(A)/lib/vmlua/core.so: $(CORE_SRC:core/%.c=$(A)/obj/%.o) | $(A)/lib/vmlua
 # ---- C tests and fakes (built in both flavours) ---------------------------
 $(B)/ctests: $(CTEST_SRC:tests/c/%.c=$(B)/ctests.d/%)
 	@touch $@
-$(B)/ctests.d/%: tests/c/%.c tests/c/tap.h $(CORE_SRC:core/%.c=$(B)/obj/%.o) | $(B)/ctests.d
-	$(CC) $(ALL_CFLAGS) -Icore -o $@ $< $(CORE_SRC:core/%.c=$(B)/obj/%.o) $(PKG_LIBS) $(LDFLAGS)
+$(B)/ctests.d/%: tests/c/%.c tests/c/tap.h $(LUAFREE_SRC:core/%.c=$(B)/obj/%.o) | $(B)/ctests.d
+	$(CC) $(NOLUA_CFLAGS) -Icore -o $@ $< $(LUAFREE_SRC:core/%.c=$(B)/obj/%.o) $(MOD_LIBS) $(LDFLAGS)
 
 $(A)/ctests: $(CTEST_SRC:tests/c/%.c=$(A)/ctests.d/%)
 	@touch $@
-$(A)/ctests.d/%: tests/c/%.c tests/c/tap.h $(CORE_SRC:core/%.c=$(A)/obj/%.o) | $(A)/ctests.d
-	$(CC) $(ALL_CFLAGS) $(SAN_FLAGS) -Icore -o $@ $< $(CORE_SRC:core/%.c=$(A)/obj/%.o) $(PKG_LIBS) $(LDFLAGS)
+$(A)/ctests.d/%: tests/c/%.c tests/c/tap.h $(LUAFREE_SRC:core/%.c=$(A)/obj/%.o) | $(A)/ctests.d
+	$(CC) $(NOLUA_CFLAGS) $(SAN_FLAGS) -Icore -o $@ $< $(LUAFREE_SRC:core/%.c=$(A)/obj/%.o) $(MOD_LIBS) $(LDFLAGS)
 
 # Fakes are stand-alone programs (a fake cloud-hypervisor, a fake slow VMM).
 # A fake too big for one file lives in tests/fakes/<name>/ (*.c and *.h) and

@@ -8,7 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "vmlua.h"
+#include "linebuf.h"
 
 enum { READ_CHUNK = 16384 };
 

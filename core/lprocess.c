@@ -17,7 +17,9 @@
 #include <lauxlib.h>
 
 #include "lbind.h"
+#include "pgroup.h"
 #include "process.h"
+#include "procstat.h"
 #include "stream.h"
 
 /* ---- shared with lspawn.c and lwait.c ------------------------------------ */

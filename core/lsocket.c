@@ -25,6 +25,7 @@
 #include <lauxlib.h>
 
 #include "lbind.h"
+#include "linebuf.h"
 #include "sock.h"
 #include "vmlua.h"
 

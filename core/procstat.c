@@ -13,7 +13,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "process.h"
+#include "procstat.h"
 
 /* A decimal field ended by a space, a newline or the end. */
 static int parse_number(const char *p, long long *v)

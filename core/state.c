@@ -60,21 +60,15 @@ int vl_store_open(vl_store *s, const char *run_dir, vl_error *e)
 			return vl_err(e, err, "run dir %s: not a directory", run_dir);
 		return vl_err_sys(e, err, "run dir %s", run_dir);
 	}
-	if (fstat(fd, &st) < 0) {
-		int err = errno;
-		close(fd);
-		return vl_err_sys(e, err, "run dir %s", run_dir);
-	}
+	if (fstat(fd, &st) < 0)
+		return vl_err_sys(e, vl_close_keep_errno(fd), "run dir %s", run_dir);
 	if (st.st_uid != geteuid()) {
 		close(fd);
 		return vl_err(e, EPERM, "run dir %s: owned by uid %u, not %u", run_dir,
 			      (unsigned)st.st_uid, (unsigned)geteuid());
 	}
-	if ((st.st_mode & 077) != 0 && fchmod(fd, st.st_mode & 0700) < 0) {
-		int err = errno;
-		close(fd);
-		return vl_err_sys(e, err, "run dir %s: tighten to 0700", run_dir);
-	}
+	if ((st.st_mode & 077) != 0 && fchmod(fd, st.st_mode & 0700) < 0)
+		return vl_err_sys(e, vl_close_keep_errno(fd), "run dir %s: tighten to 0700", run_dir);
 	s->dirfd = fd;
 	return 0;
 }
@@ -207,8 +201,7 @@ int vl_store_save(vl_store *s, const char *id, struct json_object *state,
 	}
 	const char *op = "";
 	int rc = write_and_publish(dirfd, text, len, hook, &op);
-	int err = errno;
-	close(dirfd);
+	int err = vl_close_keep_errno(dirfd);
 	if (rc < 0)
 		return vl_err_sys(e, err, "state file %s/%s/" VL_STATE_FILE ": %s", s->dir, id, op);
 	return 0;
@@ -246,8 +239,7 @@ static int open_state_file(vl_store *s, const char *id, const char *path, vl_err
 	if (dirfd < 0)
 		return e->code == ENOENT ? no_state(e, id) : -1;
 	int fd = openat(dirfd, VL_STATE_FILE, STATE_OPEN_FLAGS);
-	int err = errno;
-	close(dirfd);
+	int err = vl_close_keep_errno(dirfd);
 	if (fd >= 0)
 		return fd;
 	if (err == ENOENT)
@@ -285,13 +277,9 @@ int vl_store_load(vl_store *s, const char *id, struct json_object **out, vl_erro
 	int fd = open_state_file(s, id, path, e);
 	if (fd < 0)
 		return -1;
-	int err;
 	struct stat st;
-	if (fstat(fd, &st) < 0) {
-		err = errno;
-		close(fd);
-		return vl_err_sys(e, err, "state file %s", path);
-	}
+	if (fstat(fd, &st) < 0)
+		return vl_err_sys(e, vl_close_keep_errno(fd), "state file %s", path);
 	if (!S_ISREG(st.st_mode)) {
 		close(fd);
 		return vl_err(e, 0, "state file %s: not a regular file", path);
@@ -299,8 +287,7 @@ int vl_store_load(vl_store *s, const char *id, struct json_object **out, vl_erro
 	char *text;
 	size_t len;
 	if (vl_read_all_stat(fd, &st, VL_STATE_MAX, &text, &len) < 0) {
-		err = errno;
-		close(fd);
+		int err = vl_close_keep_errno(fd);
 		if (err == EFBIG)
 			return vl_err(e, 0, "state file %s: too large (over %u bytes)", path, VL_STATE_MAX);
 		return vl_err_sys(e, err, "state file %s", path);
@@ -369,12 +356,8 @@ int vl_store_list(vl_store *s, char ***ids, size_t *n, vl_error *e)
 	*n = 0;
 	int fd = openat(s->dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	DIR *d = fd < 0 ? NULL : fdopendir(fd);
-	if (d == NULL) {
-		int err = errno;
-		if (fd >= 0)
-			close(fd);
-		return vl_err_sys(e, err, "run dir %s", s->dir);
-	}
+	if (d == NULL)
+		return vl_err_sys(e, vl_close_keep_errno(fd), "run dir %s", s->dir);
 	size_t cap = 0;
 	struct dirent *de;
 	int err = 0;

@@ -6,7 +6,7 @@
 #include <unistd.h>
 
 #include "tap.h"
-#include "vmlua.h"
+#include "linebuf.h"
 
 static int next_is(vl_linebuf *b, const char *want)
 {
