@@ -253,12 +253,13 @@ static struct json_object *make(encoder *c, int idx, int depth, int *is_containe
 			luaL_error(L, "json: cannot encode nesting deeper than %d", VL_JSON_MAX_DEPTH);
 		}
 		lua_pushvalue(L, idx);
-		if (lua_rawget(L, c->visiting) != LUA_TNIL) {
+		int cycle = lua_rawget(L, c->visiting) != LUA_TNIL;
+		lua_pop(L, 1);
+		if (cycle) {
 			if (lossy(c))
 				return checked(c, json_object_new_string("<cycle>"));
 			luaL_error(L, "json: cannot encode a table that contains itself (a cycle)");
 		}
-		lua_pop(L, 1);
 		*is_container = 1;
 		if (table_kind(c, idx) == K_ARRAY)
 			return checked(c, json_object_new_array());
