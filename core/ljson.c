@@ -9,7 +9,9 @@
  * metatable mark (the same ones array()/object() set), so that an empty
  * array stays [] and an empty object stays {} through a round trip.
  */
+#include <limits.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -187,19 +189,39 @@ static enum kind table_kind(encoder *c, int idx)
 	return K_OBJECT;
 }
 
+struct json_object *vl_json_new_string(lua_State *L, const char *s, size_t len, int flags)
+{
+	struct json_object *o;
+
+	/* json-c measures strings in int: a longer one would be cut. */
+	if (len > INT_MAX) {
+		if (!(flags & VL_JSON_LOSSY))
+			luaL_error(L, "json: cannot encode a string of %I bytes (the limit is %d)",
+				   (LUAI_UACINT)len, INT_MAX);
+		char text[64];
+		snprintf(text, sizeof text, "<string of %zu bytes>", len);
+		o = json_object_new_string(text);
+	} else {
+		o = json_object_new_string_len(s, (int)len);
+	}
+	if (o == NULL)
+		luaL_error(L, "json: out of memory");
+	return o;
+}
+
 static struct json_object *make_string(encoder *c, int idx)
 {
 	size_t len;
 	const char *s = lua_tolstring(c->L, idx, &len);
-	if (!utf8_valid(s, len)) {
+	if (len <= INT_MAX && !utf8_valid(s, len)) {
 		if (!lossy(c))
 			luaL_error(c->L, "json: cannot encode a string that is not valid UTF-8");
 		s = push_utf8_repaired(c->L, s, len, &len);
-		struct json_object *o = checked(c, json_object_new_string_len(s, (int)len));
+		struct json_object *o = vl_json_new_string(c->L, s, len, c->flags);
 		lua_pop(c->L, 1);
 		return o;
 	}
-	return checked(c, json_object_new_string_len(s, (int)len));
+	return vl_json_new_string(c->L, s, len, c->flags);
 }
 
 static struct json_object *make_number(encoder *c, int idx)
@@ -222,7 +244,7 @@ static struct json_object *make_rendered(encoder *c, int idx)
 {
 	size_t len;
 	const char *s = luaL_tolstring(c->L, idx, &len);
-	struct json_object *o = checked(c, json_object_new_string_len(s, (int)len));
+	struct json_object *o = vl_json_new_string(c->L, s, len, c->flags);
 	lua_pop(c->L, 1);
 	return o;
 }

@@ -1,6 +1,7 @@
 -- core.json: json-c <-> Lua.
 local core = require "vmlua.core"
 local json = core.json
+local child = require "support.child"
 
 local function nested(n)
   local t = {}
@@ -204,6 +205,33 @@ describe("core.json.decode", function()
   it("raises for a non-string argument", function()
     assert.has_error(function() json.decode({}) end)
     assert.has_error(function() json.decode() end)
+  end)
+end)
+
+describe("core.json with strings of 4 GiB or more", function()
+  -- issue 12 finding 11: json-c measures strings in int, and (int)len
+  -- turned 4 GiB + 1 bytes into 1 byte. Run in a child: the string takes
+  -- 4 GiB (5 GiB while it is built).
+  it("encode raises; log fields and messages say how long the string was", function()
+    local err, out, ok = child.run([[
+      local core = require "vmlua.core"
+      local s = string.rep("x", 1 << 30)
+      s = s .. s .. s .. s .. "x"
+      local okk, e = pcall(core.json.encode, { big = s })
+      io.write(tostring(okk), "|", tostring(e), "\n")
+      core.log.info("text", { big = s })
+      core.log.set { format = "json" }
+      core.log.info(s, { big = s })
+    ]])
+    assert.is_true(ok, err)
+    assert.equal("false|json: cannot encode a string of 4294967297 bytes (the limit is 2147483647)\n", out)
+    local lines = {}
+    for line in err:gmatch("([^\n]*)\n") do lines[#lines + 1] = line end
+    assert.equal(2, #lines)
+    assert.equal('vmlua: info: text big="<string of 4294967297 bytes>"', lines[1])
+    local rec = assert(json.decode(lines[2]))
+    assert.equal("<string of 4294967297 bytes>", rec.msg)
+    assert.equal("<string of 4294967297 bytes>", rec.big)
   end)
 end)
 
