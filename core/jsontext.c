@@ -53,21 +53,48 @@ static size_t scan_number(const char *t, size_t len, size_t i, const char **why)
 	return i;
 }
 
+/* Does the string that ended before t[i] stand before a ':' (a key)? */
+static int is_key(const char *t, size_t len, size_t i)
+{
+	while (i < len && (t[i] == ' ' || t[i] == '\t' || t[i] == '\n' || t[i] == '\r'))
+		i++;
+	return i < len && t[i] == ':';
+}
+
+/* The string starting at t[i] (its '"'): returns the index past it. json-c
+ * keeps object keys as C strings, so a key holding \u0000 would be cut
+ * there (and could then replace another key): *nul gets the offset of the
+ * first such escape, or len. */
+static size_t scan_string(const char *t, size_t len, size_t i, size_t *nul, const char **why)
+{
+	*nul = len;
+	for (i++; i < len && t[i] != '"'; i++) {
+		if (t[i] == '\\') {
+			if (*nul == len && len - i > 5 && memcmp(t + i + 1, "u0000", 5) == 0)
+				*nul = i;
+			i++;
+		} else if ((unsigned char)t[i] < 0x20) {
+			*why = "control character in string";
+			return i;
+		}
+	}
+	return i + 1;
+}
+
 static size_t lexical_check(const char *t, size_t len, const char **why)
 {
 	*why = NULL;
 	for (size_t i = 0; i < len;) {
 		char c = t[i];
 		if (c == '"') {
-			for (i++; i < len && t[i] != '"'; i++) {
-				if (t[i] == '\\') {
-					i++;
-				} else if ((unsigned char)t[i] < 0x20) {
-					*why = "control character in string";
-					return i;
-				}
+			size_t nul;
+			i = scan_string(t, len, i, &nul, why);
+			if (*why != NULL)
+				return i;
+			if (nul < len && is_key(t, len, i)) {
+				*why = "object key with a NUL character (\\u0000)";
+				return nul;
 			}
-			i++;
 		} else if (c == '-' || is_digit(c)) {
 			size_t end = scan_number(t, len, i, why);
 			if (*why != NULL)

@@ -202,6 +202,25 @@ describe("core.json.decode", function()
     end
   end)
 
+  it("refuses an object key with \\u0000 rather than cutting it there", function()
+    -- issue 12 finding 12: json-c keeps keys as C strings, so "status\u0000x"
+    -- became a second "status" that overwrote the first
+    local cases = {
+      { '{"status":"running","status\\u0000x":"stopped"}', 27 },
+      { '{"\\u0000":1}', 2 },
+      { '[{"a":{"b\\u0000" \n : 1}}]', 9 },
+    }
+    for _, c in ipairs(cases) do
+      local v, err = json.decode(c[1])
+      assert.is_nil(v, c[1])
+      assert.equal("json: object key with a NUL character (\\u0000) at offset " .. c[2], err)
+    end
+    -- in a value, or as an escaped backslash before "u0000", it is fine
+    assert.same({ a = "x\0y" }, json.decode('{"a":"x\\u0000y"}'))
+    assert.same({ ["x\\u0000"] = 1 }, json.decode('{"x\\\\u0000":1}'))
+    assert.same({ "\0" }, json.decode('["\\u0000"]'))
+  end)
+
   it("raises for a non-string argument", function()
     assert.has_error(function() json.decode({}) end)
     assert.has_error(function() json.decode() end)
