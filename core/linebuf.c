@@ -100,7 +100,7 @@ int vl_linebuf_next_line(const vl_linebuf *b, const char **line, size_t *n, size
 		return 1;
 	}
 	if (b->eof) {
-		*n = *used = b->len;
+		*n = *used = b->len < limit ? b->len : limit;
 		return 1;
 	}
 	return 0;
