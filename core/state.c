@@ -28,11 +28,11 @@
 /* A directory or file of the store must be the caller's, and a directory
  * must not be writable by group or others, who could plant or replace what
  * is in it. Nothing is ever chmod-ed: the fix is the owner's decision. */
-static int check_ours(const struct stat *st, const char *what, const char *path, vl_error *e)
+static int check_ours(uid_t uid, const struct stat *st, const char *what, const char *path, vl_error *e)
 {
-	if (st->st_uid != geteuid())
+	if (st->st_uid != uid)
 		return vl_err(e, EPERM, "%s %s: owned by uid %u, not %u", what, path, (unsigned)st->st_uid,
-			      (unsigned)geteuid());
+			      (unsigned)uid);
 	if (S_ISDIR(st->st_mode) && (st->st_mode & 022) != 0)
 		return vl_err(e, EPERM, "%s %s: writable by group or others (mode %04o); fix it with: chmod 0700 %s",
 			      what, path, (unsigned)(st->st_mode & 07777), path);
@@ -44,6 +44,7 @@ int vl_store_open(vl_store *s, const char *run_dir, vl_error *e)
 	struct stat st;
 
 	s->dirfd = -1;
+	s->uid = geteuid();
 	if (strlen(run_dir) >= sizeof s->dir)
 		return vl_err(e, ENAMETOOLONG, "run dir %.64s...: path too long", run_dir);
 	strlcpy(s->dir, run_dir, sizeof s->dir);
@@ -76,7 +77,7 @@ int vl_store_open(vl_store *s, const char *run_dir, vl_error *e)
 	}
 	if (fstat(fd, &st) < 0)
 		return vl_err_sys(e, vl_close_keep_errno(fd), "run dir %s", run_dir);
-	if (check_ours(&st, "run dir", run_dir, e) < 0) {
+	if (check_ours(s->uid, &st, "run dir", run_dir, e) < 0) {
 		close(fd);
 		return -1;
 	}
@@ -91,9 +92,9 @@ void vl_store_close(vl_store *s)
 	s->dirfd = -1;
 }
 
-/* The sandbox dir (open as dirfd, or NULL: look it up by name) and its
- * state.json, if there is one, checked with check_ours. */
-static int check_entry(vl_store *s, const char *id, int dirfd, vl_error *e)
+/* The sandbox dir (open as dirfd, or -1: looked up by name), checked with
+ * check_ours; with its state.json, if there is one, when both is set. */
+static int check_entry(vl_store *s, const char *id, int dirfd, int both, vl_error *e)
 {
 	char path[PATH_MAX + VL_ID_MAX + sizeof "/" VL_STATE_FILE + 1];
 	char rel[VL_ID_MAX + sizeof "/" VL_STATE_FILE];
@@ -102,15 +103,17 @@ static int check_entry(vl_store *s, const char *id, int dirfd, vl_error *e)
 	snprintf(path, sizeof path, "%s/%s", s->dir, id);
 	if (dirfd >= 0 ? fstat(dirfd, &st) < 0 : fstatat(s->dirfd, id, &st, AT_SYMLINK_NOFOLLOW) < 0)
 		return vl_err_sys(e, errno, "sandbox dir %s", path);
-	if (check_ours(&st, "sandbox dir", path, e) < 0)
+	if (check_ours(s->uid, &st, "sandbox dir", path, e) < 0)
 		return -1;
+	if (!both)
+		return 0;
 	snprintf(rel, sizeof rel, "%s/" VL_STATE_FILE, id);
 	int r = dirfd >= 0 ? fstatat(dirfd, VL_STATE_FILE, &st, AT_SYMLINK_NOFOLLOW)
 			   : fstatat(s->dirfd, rel, &st, AT_SYMLINK_NOFOLLOW);
 	snprintf(path, sizeof path, "%s/%s", s->dir, rel);
 	if (r < 0)
 		return errno == ENOENT ? 0 : vl_err_sys(e, errno, "state file %s", path);
-	return check_ours(&st, "state file", path, e);
+	return check_ours(s->uid, &st, "state file", path, e);
 }
 
 int vl_store_open_sandbox(vl_store *s, const char *id, int create, vl_error *e)
@@ -133,7 +136,7 @@ int vl_store_open_sandbox(vl_store *s, const char *id, int create, vl_error *e)
 				      err == ELOOP ? "is a symlink" : "not a directory");
 		return vl_err_sys(e, err, "sandbox dir %s/%s", s->dir, id);
 	}
-	if (check_entry(s, id, fd, e) < 0) {
+	if (check_entry(s, id, fd, 1, e) < 0) {
 		close(fd);
 		return -1;
 	}
@@ -270,8 +273,9 @@ static int open_state_file(vl_store *s, const char *id, const char *path, vl_err
 	snprintf(rel, sizeof rel, "%s/" VL_STATE_FILE, id);
 	int fast = (int)syscall(SYS_openat2, s->dirfd, rel, &how, sizeof how);
 	/* The run dir is ours and no one else may write to it, so the entry
-	 * checked by name is the one just opened. */
-	if (fast >= 0 && check_entry(s, id, -1, e) < 0) {
+	 * checked by name is the one just opened (the file itself is checked
+	 * by the caller's fstat). */
+	if (fast >= 0 && check_entry(s, id, -1, 0, e) < 0) {
 		close(fast);
 		return -1;
 	}
@@ -310,6 +314,10 @@ int vl_store_load(vl_store *s, const char *id, struct json_object **out, vl_erro
 		close(fd);
 		return vl_err(e, 0, "state file %s: not a regular file", path);
 	}
+	if (check_ours(s->uid, &st, "state file", path, e) < 0) {
+		close(fd);
+		return -1;
+	}
 	char *text;
 	size_t len;
 	if (vl_read_all_stat(fd, &st, VL_STATE_MAX, &text, &len) < 0) {
@@ -341,8 +349,9 @@ void vl_store_list_free(char **ids, size_t n)
 /* 1 when de (an entry of the run dir) is a sandbox of ours with a state
  * file: a real directory (not a symlink to one) and a regular file, both
  * owned by the caller. Another user's entries are theirs to list. */
-static int has_state(int dirfd, const struct dirent *de)
+static int has_state(const vl_store *s, const struct dirent *de)
 {
+	int dirfd = s->dirfd;
 	struct stat st;
 	char rel[VL_ID_MAX + sizeof "/" VL_STATE_FILE];
 	vl_error ignored;
@@ -350,11 +359,11 @@ static int has_state(int dirfd, const struct dirent *de)
 
 	if (vl_check_id(name, strlen(name), &ignored) < 0 || (de->d_type != DT_DIR && de->d_type != DT_UNKNOWN))
 		return 0;
-	if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISDIR(st.st_mode) || st.st_uid != geteuid())
+	if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISDIR(st.st_mode) || st.st_uid != s->uid)
 		return 0;
 	snprintf(rel, sizeof rel, "%s/" VL_STATE_FILE, name);
 	return fstatat(dirfd, rel, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode) &&
-	       st.st_uid == geteuid();
+	       st.st_uid == s->uid;
 }
 
 int vl_store_list(vl_store *s, char ***ids, size_t *n, vl_error *e)
@@ -369,7 +378,7 @@ int vl_store_list(vl_store *s, char ***ids, size_t *n, vl_error *e)
 	struct dirent *de;
 	int err = 0;
 	while ((de = readdir(d)) != NULL) {
-		if (!has_state(s->dirfd, de))
+		if (!has_state(s, de))
 			continue;
 		if (*n == cap) {
 			size_t ncap = cap ? cap * 2 : 16;
@@ -406,7 +415,7 @@ int vl_store_remove(vl_store *s, const char *id, vl_error *e)
 	if (vl_check_id(id, strlen(id), e) < 0)
 		return -1;
 	/* By name: a symlink planted as <id> is removed itself (if it is ours). */
-	if (check_entry(s, id, -1, e) < 0)
+	if (check_entry(s, id, -1, 1, e) < 0)
 		return e->code == ENOENT ? no_state(e, id) : -1;
 	if (vl_remove_tree_at(s->dirfd, id, failed, sizeof failed) < 0) {
 		int err = errno;

@@ -12,6 +12,7 @@
 
 #include <limits.h>
 #include <stddef.h>
+#include <sys/types.h>
 
 #include "error.h"
 
@@ -27,6 +28,7 @@ typedef struct vl_store {
 	/* the run dir, O_DIRECTORY|O_CLOEXEC; -1 when closed (first, for
 	 * lstate.c's vl_check_open) */
 	int dirfd;
+	uid_t uid;		/* geteuid() at open: the owner of what the store acts on */
 	char dir[PATH_MAX];
 } vl_store;
 
