@@ -10,8 +10,10 @@
  *   sock:shutdown([how])  sock:fileno()  sock:close()
  *
  * Reads go through a line buffer, so read_line, read and recv can be mixed.
- * fds that arrive (SCM_RIGHTS) with any read are queued until recv_fds hands
- * them out; the queue is closed with the socket.
+ * fds that arrive (SCM_RIGHTS) are closed at once until the socket's first
+ * recv_fds; from then on those that come with any read are queued (up to
+ * VL_MAX_FDS) until recv_fds hands them out; the queue is closed with the
+ * socket.
  */
 #include <errno.h>
 #include <stddef.h>
@@ -265,10 +267,13 @@ static int socket_recv(lua_State *L)
 	return recv_some(L, check_socket(L));
 }
 
-/* recv_fds([max[, timeout]]) -> data, {fd, ...}: the fds are the caller's. */
+/* recv_fds([max[, timeout]]) -> data, {fd, ...}: the fds are the caller's.
+ * A socket keeps fds only from its first recv_fds on, and at most one
+ * message's worth (VL_MAX_FDS). */
 static int socket_recv_fds(lua_State *L)
 {
 	vl_socket *s = check_socket(L);
+	s->fds.max = VL_MAX_FDS;
 	int r = recv_some(L, s);
 	if (r != 1)
 		return r;
