@@ -18,19 +18,13 @@ struct inherited {
 	ino_t ino;
 };
 
-static struct inherited *fds;
+/* Static, not malloc-ed: vmlua.core may be unloaded (dlclose) with the
+ * record still in place. More inherited fds than this stay open. */
+enum { MAX_INHERITED = 256 };
+
+static struct inherited fds[MAX_INHERITED];
 static size_t nfds;
 static int recorded;
-
-static int add(int fd, const struct stat *st)
-{
-	struct inherited *p = realloc(fds, (nfds + 1) * sizeof *p);
-	if (p == NULL)
-		return -1;
-	fds = p;
-	fds[nfds++] = (struct inherited){ fd, st->st_dev, st->st_ino };
-	return 0;
-}
 
 void vl_inherited_record(void)
 {
@@ -50,7 +44,8 @@ void vl_inherited_record(void)
 		int flags = fcntl((int)fd, F_GETFD);
 		if (flags < 0 || (flags & FD_CLOEXEC) || fstat((int)fd, &st) < 0)
 			continue;
-		if (add((int)fd, &st) < 0)
+		fds[nfds++] = (struct inherited){ (int)fd, st.st_dev, st.st_ino };
+		if (nfds == MAX_INHERITED)
 			break;
 	}
 	closedir(d);

@@ -10,7 +10,8 @@
 #include <stddef.h>
 
 /* Record the fds from 3 up that are open and not close-on-exec, with their
- * identity (device and inode). Once per process: later calls do nothing
+ * identity (device and inode), the first 256. Once per process: later
+ * calls do nothing
  * (vmlua.core calls it when it is first opened, before any Lua code of ours
  * opens files). */
 void vl_inherited_record(void);

@@ -27,6 +27,10 @@ int vl_linebuf_append(vl_linebuf *b, const char *p, size_t n);
  * unterminated rest once eof is set. On 1, *line and *n give the text without
  * its "\n" or "\r\n" and *used the bytes to pass to vl_linebuf_consume. */
 int vl_linebuf_next_line(const vl_linebuf *b, const char **line, size_t *n, size_t *used);
+/* The same with pieces of at most limit bytes (1..max_line) in place of
+ * max_line, for a reader that wants shorter lines than the buffer's. */
+int vl_linebuf_next_line_max(const vl_linebuf *b, size_t limit, const char **line, size_t *n,
+			     size_t *used);
 void vl_linebuf_consume(vl_linebuf *b, size_t n);
 
 #endif
