@@ -16,6 +16,11 @@ struct vl_procstat {
 	unsigned long long start;
 };
 
+/* Parse the text of a /proc/<pid>/stat (len bytes, no terminator needed).
+ * Field 2 (comm) may hold spaces and ')', so the fields are counted after
+ * the last ')'. 0, or -1 with errno EINVAL. */
+int vl_proc_stat_parse(const char *buf, size_t len, struct vl_procstat *out);
+
 /* Read and parse /proc/<pid>/stat. 0 or -1/errno (EINVAL: malformed). */
 int vl_proc_stat(pid_t pid, struct vl_procstat *out);
 /* Field 22 alone. 0 or -1/errno. */
