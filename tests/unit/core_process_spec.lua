@@ -373,8 +373,9 @@ describe("core.proc", function()
     it("of a child: owner, start time, state, program and arguments", function()
       local p = fake("--stderr", "an argument with spaces", "--stderr", "")
       local info = assert(core.proc.info(p.pid))
-      assert.same({ p.pid, core.getuid(), core.getuid(), p.start_time, "S" },
-        { info.pid, info.uid, info.euid, info.start_time, info.state })
+      assert.same({ p.pid, core.getuid(), core.getuid(), p.start_time },
+        { info.pid, info.uid, info.euid, info.start_time })
+      assert.is_true(info.state == "S" or info.state == "R", info.state)
       assert.equal(core.fs.realpath(P.fake), info.exe)
       assert.same({ P.fake, "--stdout", "up", "--stderr", "an argument with spaces", "--stderr", "" }, info.cmdline)
       assert.is_nil(info.cmdline_cut)
