@@ -11,6 +11,8 @@
  * had watches costs an RCU grace period (~15 ms), which would make the
  * target 100 times slower. Each input starts by replacing the file with an
  * empty one and reading until the follower has moved to it.
+ *
+ * fuzz-options: -max_len=1024
  */
 #include <errno.h>
 #include <fcntl.h>

@@ -6,6 +6,8 @@
  * Checked: a line never exceeds its limit, what is consumed is the line and
  * at most its "\n" or "\r\n", and everything that went in comes out, in
  * order.
+ *
+ * fuzz-options: -max_len=4096
  */
 #include <string.h>
 

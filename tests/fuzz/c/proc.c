@@ -3,6 +3,8 @@
  * text: stat (fields counted after the last ')'), status (the Uid: line)
  * and cmdline (NUL-separated arguments). Checked: they stay inside the
  * text, and cmdline's arguments cover it exactly.
+ *
+ * fuzz-options: -max_len=4096
  */
 #include <string.h>
 

@@ -6,6 +6,8 @@
  * (statecheck.c). Checked: a load either gives an object that passes
  * vl_state_check again, or fails as corrupt (code 0) with the file's path
  * in the message; vl_state_parse on the same bytes agrees.
+ *
+ * fuzz-options: -max_len=8192
  */
 #include <errno.h>
 #include <fcntl.h>

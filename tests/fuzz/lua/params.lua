@@ -2,12 +2,15 @@
 -- it back. The input is the command line (and, split at newlines, a list
 -- of entries). Bad input raises an error that names the problem; what
 -- parses renders to a line the kernel reads back as the same parameters.
+-- A command line is at most 2 KiB:
+-- fuzz-options: -max_len=4096
 local params = require "vmlua.params"
 
 local function parsed(input)
   local ok, p = pcall(params.new, input)
   if not ok then
-    assert(type(p) == "string" and p:find("kernel parameter", 1, true), "an error that names the problem: " .. tostring(p))
+    assert(type(p) == "string" and (p:find("kernel parameter", 1, true) or p:find("kernel command line", 1, true)),
+           "an error that names the problem: " .. tostring(p))
     return nil
   end
   return p
