@@ -3,7 +3,7 @@
 # Runs apt-get only when something is missing; uses sudo when not root.
 set -eu
 pkgs="gcc make pkg-config lua5.4 liblua5.4-dev libjson-c-dev libbsd-dev lua-busted lua-check
-luarocks qemu-system-x86 busybox-static cpio socat hyperfine valgrind ca-certificates"
+luarocks qemu-system-x86 busybox-static cpio socat hyperfine valgrind ca-certificates clang libclang-rt-14-dev"
 missing=
 for p in $pkgs; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing="$missing $p"

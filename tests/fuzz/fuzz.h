@@ -15,6 +15,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 /* Optional (weak in replay.c): called once before the first input. */
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 
+/* A new directory for a target's files, removed at exit (tmpdir.c, linked
+ * into the C targets). */
+const char *fuzz_tmpdir(void);
+
 /* The repository root (the Makefile passes $(CURDIR)), for targets that
  * load the Lua library or make files. */
 #ifndef FUZZ_ROOT

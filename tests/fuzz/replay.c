@@ -105,7 +105,8 @@ static char **list_dir(const char *dir, size_t *n)
 		names[(*n)++] = strdup(de->d_name);
 	}
 	closedir(d);
-	qsort(names, *n, sizeof *names, cmp_names);
+	if (*n > 1)
+		qsort(names, *n, sizeof *names, cmp_names);
 	return names;
 }
 

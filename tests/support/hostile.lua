@@ -3,6 +3,7 @@
 -- memory the child ever held (VmHWM), so that a test can hold the call to
 -- its timeout + 0.5 s and the memory to 100 MiB.
 local child = require "support.child"
+local assert = require "luassert"
 
 local M = {}
 
@@ -37,6 +38,20 @@ function M.measure(path, body)
   for l in out:gmatch("([^\n]*)\n") do lines[#lines + 1] = l end
   local secs, kib = lines[1]:match("^(%S+) (%d+)$")
   return tonumber(secs), tonumber(kib) / 1024, lines[2], lines[3], lines[4]
+end
+
+--- `vmlua ARGS...` with a 2 s --timeout against a hostile server: fails
+-- (exit 1) unless it exits 1 within 2 s + SLACK + 0.5 s (the executable's
+-- start) with stderr matching `want`.
+function M.vmlua_within_2s(args, want)
+  local core = require "vmlua.core"
+  local S = require "support.servers"
+  local t0 = core.monotonic()
+  local code, _, err = S.vmlua(args)
+  local secs = core.monotonic() - t0
+  assert.equal(1, code, err)
+  assert.matches(want, err)
+  assert.is_true(secs < 2 + M.SLACK + 0.5, "took " .. secs)
 end
 
 return M

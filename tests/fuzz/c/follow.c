@@ -26,13 +26,11 @@
 #include "linebuf.h"
 
 static vl_follow *f;
-static char base[64], file[96], tmp[96];
+static char file[96], tmp[96];
 
 static void cleanup(void)
 {
-	char failed[256];
 	vl_follow_close(f);
-	vl_remove_tree_at(AT_FDCWD, base, failed, sizeof failed);
 }
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
@@ -41,8 +39,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 
 	(void)argc;
 	(void)argv;
-	snprintf(base, sizeof base, "%s", access("/dev/shm", W_OK) == 0 ? "/dev/shm/vlfollowXXXXXX" : "/tmp/vlfollowXXXXXX");
-	FUZZ_CHECK(mkdtemp(base) != NULL, "mkdtemp: %s", strerror(errno));
+	const char *base = fuzz_tmpdir();
 	snprintf(file, sizeof file, "%s/log", base);
 	snprintf(tmp, sizeof tmp, "%s/log.new", base);
 	f = vl_follow_open(file, 0, err, sizeof err);

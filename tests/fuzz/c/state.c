@@ -22,14 +22,12 @@
 #include "state.h"
 
 static vl_store store;
-static char base[64], path[256];
+static char path[256];
 static int ready;
 
 static void cleanup(void)
 {
-	char failed[256];
 	vl_store_close(&store);
-	vl_remove_tree_at(AT_FDCWD, base, failed, sizeof failed);
 }
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
@@ -39,9 +37,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 
 	(void)argc;
 	(void)argv;
-	snprintf(base, sizeof base, "%s", access("/dev/shm", W_OK) == 0 ? "/dev/shm/vlfuzzXXXXXX" : "/tmp/vlfuzzXXXXXX");
-	FUZZ_CHECK(mkdtemp(base) != NULL, "mkdtemp: %s", strerror(errno));
-	snprintf(run, sizeof run, "%s/run", base);
+	snprintf(run, sizeof run, "%s/run", fuzz_tmpdir());
 	FUZZ_CHECK(vl_store_open(&store, run, &e) == 0, "%s", e.msg);
 	char dir[160];
 	FUZZ_CHECK(vl_store_dir_of(&store, "s", dir, sizeof dir, &e) == 0, "%s", e.msg);

@@ -2,7 +2,6 @@
 -- replies, events, garbage), through the core Socket's line reader. The
 -- input is the whole byte stream from the server; the client connects,
 -- runs a command, takes the events and waits for one.
-local core = require "vmlua.core"
 local qmp = require "vmlua.qmp"
 local peer = require "support.peer"
 
