@@ -5,6 +5,7 @@
  *   getpid(), getuid() -> integer      isatty(fd | file) -> boolean
  *   monotonic(), time() -> seconds (float)
  *   sd_notify(state) -> true | false (NOTIFY_SOCKET unset) | nil, msg, errno
+ *   nontail(f) -> g: g(...) calls f(...) and returns its results
  *   errno: { ENOENT = 2, ETIMEDOUT = 110, ... } (this system's numbers, as
  *          luaposix's posix.errno), so Lua code compares names, not numbers
  * and core.fs (lfs.c).
@@ -95,7 +96,28 @@ static int misc_sd_notify(lua_State *L)
 	return 1;
 }
 
+/* Lua never tail-calls a C function away: in `return g{...}` the caller's
+ * frame stays on the stack while g runs. So f, called through g, finds the
+ * line that called g at debug level 3 even from a tail call (vmlua.sandbox
+ * names the recipe's file:line this way). */
+static int nontail_call(lua_State *L)
+{
+	lua_pushvalue(L, lua_upvalueindex(1));
+	lua_insert(L, 1);
+	lua_call(L, lua_gettop(L) - 1, LUA_MULTRET);
+	return lua_gettop(L);
+}
+
+static int misc_nontail(lua_State *L)
+{
+	luaL_checktype(L, 1, LUA_TFUNCTION);
+	lua_settop(L, 1);
+	lua_pushcclosure(L, nontail_call, 1);
+	return 1;
+}
+
 static const luaL_Reg misc_funcs[] = {
+	{ "nontail", misc_nontail },
 	{ "setenv", misc_setenv },
 	{ "getpid", misc_getpid },
 	{ "getuid", misc_getuid },

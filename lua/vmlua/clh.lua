@@ -30,7 +30,7 @@ local Config = {}
 Config.__index = Config
 Config.__name = "vmlua.clh.config"
 
---- Which builder this is (the sandbox layer dispatches on it).
+--- Which builder this is: the name of its driver (vmlua.driver.clh).
 Config.hypervisor = "clh"
 
 clh.DEFAULT_BINARY = "cloud-hypervisor"
@@ -41,41 +41,55 @@ local function check(t)
   return model.check(t)
 end
 
---- Check `t` and return a builder (a copy of `t` with methods). Raises at
--- the caller's line when `t` is not a valid configuration.
+local function new(t)
+  return setmetatable({ fields = t }, Config)
+end
+
+local function copy_fields(t)
+  local c = {}
+  for k, v in pairs(t) do c[k] = model.deep_copy(v) end
+  return c
+end
+
+--- Check `t` and return a builder holding a copy of `t` in `cfg.fields`.
+-- Raises at the caller's line when `t` is not a valid configuration.
 function clh.config(t)
   if type(t) ~= "table" then
     error(string.format("clh.config: expected a table, got %s", type(t)), 2)
   end
   local ok, err = check(t)
   if not ok then error(err, 2) end
-  local self = {}
-  for k, v in pairs(t) do self[k] = model.deep_copy(v) end
-  return setmetatable(self, Config)
+  return new(copy_fields(t))
 end
 
 function clh.is_config(v)
   return getmetatable(v) == Config
 end
 
---- `true` or `nil, "field: message"`.
+--- `true` or `nil, "field: message"` (after editing `cfg.fields` by hand).
 function Config:validate()
-  return check(self)
+  return check(self.fields)
 end
 
 local function checked(self, level)
-  local ok, err = check(self)
+  local ok, err = check(self.fields)
   if not ok then error(err, level + 1) end
-  return model.normalize(self)
+  return model.normalize(self.fields)
 end
 
 function Config:binary()
-  return self.path or clh.DEFAULT_BINARY
+  return self.fields.path or clh.DEFAULT_BINARY
 end
 
 --- The full command line: argv[1] is the binary, every option after it.
 function Config:argv()
   return cli.argv(self:binary(), checked(self, 2))
+end
+
+--- The files the command line refers to (nets given as open fds), in child
+-- order: entry i is fd 2+i in cloud-hypervisor, as `:argv()` numbers them.
+function Config:fds()
+  return cli.number_fds(checked(self, 2))
 end
 
 --- The REST flow's launch: the VMM alone, with the API socket and the
@@ -104,63 +118,88 @@ function Config:net_hotplug()
 end
 
 function Config:copy()
-  local c = {}
-  for k, v in pairs(self) do c[k] = model.deep_copy(v) end
-  return setmetatable(c, Config)
+  return new(copy_fields(self.fields))
+end
+
+--- Apply `change` to a copy of the fields; keep it only if it still checks.
+-- Returns true, or nil and "what: message".
+local function transact(self, what, change)
+  local f = copy_fields(self.fields)
+  local ok, err = change(f)
+  if ok then ok, err = check(f) end
+  if not ok then return nil, what .. ": " .. err end
+  self.fields = f
+  return true
 end
 
 local SHARE = fields.fs_entry
 
 --- Add a virtio-fs share `{ tag =, socket =, queue_size =, num_queues = }`
 -- and force shared guest memory, which vhost-user back-ends need.
--- Returns self.
+-- Returns true, or nil and a message (a duplicate tag, a bad value).
 function Config:add_share(share)
-  local index = #(self.fs or {}) + 1
-  S.assert(SHARE, share, S.join("fs", index), 2)
-  for i, f in ipairs(self.fs or {}) do
-    if f.tag == share.tag then
-      error(string.format("fs[%d].tag: duplicate tag %q (also fs[%d].tag)", index, share.tag, i), 2)
+  if type(share) ~= "table" then error("add_share: expected a table, got " .. S.show(share), 2) end
+  return transact(self, "add_share", function(f)
+    local index = #(f.fs or {}) + 1
+    local ok, err = SHARE:check(share, S.join("fs", index))
+    if not ok then return nil, err end
+    for i, e in ipairs(f.fs or {}) do
+      if e.tag == share.tag then
+        return S.fail(S.join(S.join("fs", index), "tag"), "duplicate tag %q (also fs[%d].tag)", share.tag, i)
+      end
     end
-  end
-  self.fs = self.fs or {}
-  self.fs[index] = model.deep_copy(share)
-  if type(self.memory) == "table" then
-    self.memory.shared = true
-  elseif self.memory ~= nil then
-    self.memory = { size = self.memory, shared = true }
-  else
-    self.memory = { shared = true }
-  end
-  return self
+    f.fs = f.fs or {}
+    f.fs[index] = model.deep_copy(share)
+    if type(f.memory) == "table" then
+      f.memory.shared = true
+    elseif f.memory ~= nil then
+      f.memory = { size = f.memory, shared = true }
+    else
+      f.memory = { shared = true }
+    end
+    return true
+  end)
 end
 
 local PATH = S.string { nonempty = true, no_comma = true }
 
---- Send the serial port (ttyS0) to a file. Returns self.
+local function path_arg(path, name)
+  if type(path) ~= "string" then error(name .. ": expected a path, got " .. S.show(path), 3) end
+end
+
+--- Send the serial port (ttyS0) to a file. Returns true or nil, message.
 function Config:set_serial_file(path)
-  S.assert(PATH, path, "serial.file", 2)
-  self.serial = { mode = "file", file = path }
-  return self
+  path_arg(path, "set_serial_file")
+  return transact(self, "set_serial_file", function(f)
+    local ok, err = PATH:check(path, "serial.file")
+    if not ok then return nil, err end
+    f.serial = { mode = "file", file = path }
+    return true
+  end)
 end
 
 --- The serial port's file, or nil when it does not go to a file.
 function Config:serial_file()
-  local s = self.serial
+  local s = self.fields.serial
   if type(s) == "table" and (s.mode == "file" or (s.mode == nil and s.file ~= nil)) then return s.file end
   return nil
 end
 
 --- Set the API socket path (the control socket `vmlua api` talks to).
--- Returns self.
+-- Returns true or nil, message.
 function Config:set_control_socket(path)
-  S.assert(PATH, path, "api_socket", 2)
-  self.api_socket = path
-  return self
+  path_arg(path, "set_control_socket")
+  return transact(self, "set_control_socket", function(f)
+    local ok, err = PATH:check(path, "api_socket")
+    if not ok then return nil, err end
+    f.api_socket = path
+    return true
+  end)
 end
 
 --- The API socket path, or nil (none, or given as an fd).
 function Config:control_socket()
-  local a = self.api_socket
+  local a = self.fields.api_socket
   if type(a) == "string" then return a end
   if type(a) == "table" then return a.path end
   return nil
@@ -169,14 +208,14 @@ end
 --- Files the VM reads at start (for `vmlua check`): a list of
 -- `{ field = "disks[1].path", path = ... }`.
 function Config:kernel_files()
-  local out = {}
+  local f, out = self.fields, {}
   for _, k in ipairs { "kernel", "initramfs", "firmware" } do
-    if type(self[k]) == "string" then out[#out + 1] = { field = k, path = self[k] } end
+    if type(f[k]) == "string" then out[#out + 1] = { field = k, path = f[k] } end
   end
-  for i, d in ipairs(self.disks or {}) do
+  for i, d in ipairs(f.disks or {}) do
     if d.path ~= nil then out[#out + 1] = { field = S.join(S.join("disks", i), "path"), path = d.path } end
   end
-  for i, p in ipairs(self.pmem or {}) do
+  for i, p in ipairs(f.pmem or {}) do
     if p.file ~= nil then out[#out + 1] = { field = S.join(S.join("pmem", i), "file"), path = p.file } end
   end
   return out
@@ -185,19 +224,19 @@ end
 --- Every unix socket path the configuration names, with the field that
 -- names it: a list of `{ field = "fs[1].socket", path = ... }`.
 function Config:socket_entries()
-  local out = {}
+  local f, out = self.fields, {}
   local function add(field, path)
     if type(path) == "string" then out[#out + 1] = { field = field, path = path } end
   end
-  local api = self.api_socket
+  local api = f.api_socket
   add(type(api) == "table" and "api_socket.path" or "api_socket", type(api) == "table" and api.path or api)
   for _, k in ipairs { "serial", "console" } do
-    if type(self[k]) == "table" then add(k .. ".socket", self[k].socket) end
+    if type(f[k]) == "table" then add(k .. ".socket", f[k].socket) end
   end
-  if type(self.vsock) == "table" then add("vsock.socket", self.vsock.socket) end
-  if type(self.tpm) == "table" then add("tpm.socket", self.tpm.socket) end
+  if type(f.vsock) == "table" then add("vsock.socket", f.vsock.socket) end
+  if type(f.tpm) == "table" then add("tpm.socket", f.tpm.socket) end
   for _, list in ipairs { "disks", "net", "fs", "user_devices" } do
-    for i, d in ipairs(self[list] or {}) do add(S.join(S.join(list, i), "socket"), d.socket) end
+    for i, d in ipairs(f[list] or {}) do add(S.join(S.join(list, i), "socket"), d.socket) end
   end
   return out
 end
@@ -208,6 +247,10 @@ function Config:socket_paths()
   local out = {}
   for i, e in ipairs(self:socket_entries()) do out[i] = e.path end
   return out
+end
+
+function Config:__tostring()
+  return "clh.config(" .. self:binary() .. ")"
 end
 
 -- ------------------------------------------------------------ versions

@@ -200,9 +200,7 @@ end
 function cli.main(argv)
   local ok, res = xpcall(run_command, function(e)
     if type(e) == "table" and getmetatable(e) == failure_mt then return e end
-    local msg = tostring(e)
-    if os.getenv("VMLUA_LOG") == "debug" then msg = debug.traceback(msg, 2) end
-    return { message = msg, exit = cli.EXIT_RUNTIME }
+    return { message = require("vmlua").error_message(e), exit = cli.EXIT_RUNTIME }
   end, argv)
   if ok then return res end
   io.stdout:flush()

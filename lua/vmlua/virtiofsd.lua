@@ -27,8 +27,11 @@ virtiofsd.FLAVORS = { "c", "rust", "legacy" }
 --- The line every flavour logs (at level info, on stderr) once its socket
 -- listens; the 2019 Kata driver waited for it too.
 virtiofsd.READY_LINE = "Waiting for vhost-user socket connection..."
---- Where distributions install virtiofsd outside PATH.
-virtiofsd.CANDIDATES = { "/usr/libexec/virtiofsd", "/usr/lib/qemu/virtiofsd", "/usr/libexec/qemu/virtiofsd" }
+--- Where virtiofsd is looked for when none is named, in order: on PATH,
+-- then where distributions install it outside PATH (the Rust virtiofsd in
+-- /usr/libexec, QEMU's C virtiofsd in /usr/lib/qemu or /usr/libexec/qemu).
+virtiofsd.CANDIDATES = { "virtiofsd", "/usr/libexec/virtiofsd", "/usr/lib/qemu/virtiofsd",
+                         "/usr/libexec/qemu/virtiofsd" }
 --- Seconds a probe (--help, --version) may take.
 virtiofsd.PROBE_TIMEOUT = 5
 
@@ -324,11 +327,18 @@ function virtiofsd.forget(path)
   if path then probe_cache[path] = nil else probe_cache = {} end
 end
 
---- The first existing file among `candidates` (default CANDIDATES), or nil.
+--- The first of `candidates` (default CANDIDATES) that exists: a bare name
+-- is looked up on PATH (its full path is returned), a path must be a file.
 function virtiofsd.find(candidates)
+  local core = require "vmlua.core"
   for _, p in ipairs(candidates or virtiofsd.CANDIDATES) do
-    local f = io.open(p, "rb")
-    if f then f:close() return p end
+    if not p:find("/", 1, true) then
+      local found = core.fs.which(p)
+      if found then return found end
+    else
+      local st = core.fs.stat(p)
+      if st and st.type ~= "dir" then return p end
+    end
   end
   return nil
 end

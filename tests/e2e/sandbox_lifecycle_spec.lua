@@ -196,6 +196,39 @@ describe("sandbox lifecycle", function()
     assert.are.same({ "STEP wait_ready before", "STEP wait_ready after true" }, lines_of(out, "STEP"))
   end)
 
+  describe("a run dir on a full filesystem", function()
+    -- A tmpfs of 64 KiB filled to the last block: the sandbox dir and its
+    -- lock fit (no data blocks), state.json does not. Needs root to mount.
+    local mnt
+    before_each(function()
+      assert.are.equal(0, core.getuid(), "this test mounts a tmpfs: run the suite as root")
+      mnt = w.dir .. "/full"
+      assert(core.fs.mkdir(mnt, tonumber("700", 8)))
+      local p = assert(core.spawn { argv = { "mount", "-t", "tmpfs", "-o", "size=64k,mode=0700", "tmpfs", mnt } })
+      assert.are.same({ "exited", 0 }, { p:wait(10) })
+      local f = assert(io.open(mnt .. "/filler", "wb"))
+      local chunk = string.rep("x", 4096)
+      while f:write(chunk) and f:flush() do end
+      f:close()
+    end)
+    after_each(function()
+      local p = core.spawn { argv = { "umount", "-l", mnt } }
+      if p then p:wait(10) end
+    end)
+
+    it("run -d fails at once when the first state cannot be saved; nothing runs, nothing is left", function()
+      local code, out, err = E.vmlua(w, fc(w, "full", { "-d", "--set", "keep=1" }),
+                                     { env = { VMLUA_RUN_DIR = mnt .. "/run" } })
+      assert.are.equal(1, code)
+      assert.are.equal("", out)
+      assert.truthy(err:find("vmlua: cannot save the sandbox's state: state file " .. mnt ..
+                             "/run/full/state.json", 1, true), err)
+      assert.truthy(err:find("No space left on device", 1, true), err)
+      assert.are.same({}, E.strays(w.dir))
+      assert.are.same({}, core.fs.list(mnt .. "/run"))
+    end)
+  end)
+
   describe("commands on sandboxes that do not exist", function()
     it("inspect, stop, qmp and api exit 2", function()
       for _, args in ipairs({ { "inspect", "nosuch" }, { "stop", "nosuch" } }) do

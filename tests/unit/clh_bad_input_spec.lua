@@ -34,7 +34,7 @@ local CASES = {
   { "disks not a list", { disks = { path = "/a.img" } }, "disks: expected a list, got table" },
   { "a disk as a string", { disks = { "/a.img" } }, 'disks[1]: expected a table, got "/a.img"' },
   { "net.fd as a string", { net = { { fd = "3" } } },
-    'net[1].fd: expected a file descriptor number or a list of them, got "3"' },
+    'net[1].fd: expected an open file, a file descriptor number or a list of them, got "3"' },
   { "console as a number", { console = 1 },
     "console: expected a mode (off, null, pty, tty, file, socket) or a table { mode =, file =, ... }, got 1" },
   { "cmdline as a number", { cmdline = 7 },
@@ -188,7 +188,7 @@ describe("clh.config rejects bad input", function()
   end)
 end)
 
-describe("clh builder methods reject bad input at the caller's line", function()
+describe("clh builder methods (the builder contract: docs/drivers.md)", function()
   local function method_error(fn)
     local ok, err = pcall(fn)
     assert.is_false(ok)
@@ -197,33 +197,41 @@ describe("clh builder methods reject bad input at the caller's line", function()
     return msg
   end
 
-  it("add_share: missing socket, wrong type, unknown key, duplicate tag", function()
+  it("add_share returns nil and a message for a missing socket, an unknown key, a duplicate tag", function()
     local c = clh.config { kernel = "/k" }
-    assert.are.equal("fs[1].socket: missing (required)", method_error(function() c:add_share { tag = "a" } end))
-    assert.are.equal("fs[1]: expected a table, got \"a\"", method_error(function() c:add_share("a") end))
-    assert.are.equal("fs[1].sock: unknown field (did you mean 'socket'?)",
-                     method_error(function() c:add_share { tag = "a", sock = "/s" } end))
-    assert.are.equal("fs[1].num_queues: must be >= 1, got 0",
-                     method_error(function() c:add_share { tag = "a", socket = "/s", num_queues = 0 } end))
-    c:add_share { tag = "a", socket = "/s" }
-    assert.are.equal('fs[2].tag: duplicate tag "a" (also fs[1].tag)',
-                     method_error(function() c:add_share { tag = "a", socket = "/t" } end))
-    assert.are.equal(1, #c.fs) -- nothing half-added
+    assert.are.same({ nil, "add_share: fs[1].socket: missing (required)" }, { c:add_share { tag = "a" } })
+    assert.are.same({ nil, "add_share: fs[1].sock: unknown field (did you mean 'socket'?)" },
+                    { c:add_share { tag = "a", sock = "/s" } })
+    assert.are.same({ nil, "add_share: fs[1].num_queues: must be >= 1, got 0" },
+                    { c:add_share { tag = "a", socket = "/s", num_queues = 0 } })
+    assert.is_true(c:add_share { tag = "a", socket = "/s" })
+    assert.are.same({ nil, 'add_share: fs[2].tag: duplicate tag "a" (also fs[1].tag)' },
+                    { c:add_share { tag = "a", socket = "/t" } })
+    assert.are.equal(1, #c.fields.fs) -- nothing half-added
   end)
 
-  it("set_serial_file and set_control_socket check the path", function()
+  it("raises at the caller's line for an argument of the wrong type", function()
     local c = clh.config { kernel = "/k" }
-    assert.are.equal("serial.file: expected a string, got 42", method_error(function() c:set_serial_file(42) end))
-    assert.are.equal("api_socket: must not be empty", method_error(function() c:set_control_socket("") end))
-    assert.are.equal("api_socket: must not contain ',' (it would split the option), got \"/a,b\"",
-                     method_error(function() c:set_control_socket("/a,b") end))
-    assert.is_nil(c.serial)
-    assert.is_nil(c.api_socket)
+    assert.are.equal('add_share: expected a table, got "a"', method_error(function() c:add_share("a") end))
+    assert.are.equal("set_serial_file: expected a path, got 42", method_error(function() c:set_serial_file(42) end))
+    assert.are.equal("set_control_socket: expected a path, got nil",
+                     method_error(function() c:set_control_socket() end))
+  end)
+
+  it("set_serial_file and set_control_socket return nil and a message for a path they cannot take", function()
+    local c = clh.config { kernel = "/k" }
+    assert.are.same({ nil, "set_control_socket: api_socket: must not be empty" }, { c:set_control_socket("") })
+    assert.are.same({ nil, "set_control_socket: api_socket: must not contain ',' (it would split the option), got \"/a,b\"" },
+                    { c:set_control_socket("/a,b") })
+    assert.are.same({ nil, "set_serial_file: serial.file: must not contain ',' (it would split the option), got \"/s,1\"" },
+                    { c:set_serial_file("/s,1") })
+    assert.is_nil(c.fields.serial)
+    assert.is_nil(c.fields.api_socket)
   end)
 
   it("argv, api_argv and vm_config raise after an edit that breaks the config", function()
     local c = clh.config { kernel = "/k", cpus = { boot = 2, max = 4 } }
-    c.cpus.boot = 8
+    c.fields.cpus.boot = 8
     for _, m in ipairs { "argv", "api_argv", "vm_config", "net_hotplug" } do
       assert.are.equal("cpus.boot: must be <= cpus.max (4), got 8", method_error(function() c[m](c) end))
     end

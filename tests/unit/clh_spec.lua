@@ -100,7 +100,7 @@ describe("vmlua.clh builder protocol", function()
   it("set_control_socket / control_socket", function()
     local c = config()
     assert.is_nil(c:control_socket())
-    assert.are.equal(c, c:set_control_socket("/run/vmlua/x/clh-api.sock"))
+    assert.is_true(c:set_control_socket("/run/vmlua/x/clh-api.sock"))
     assert.are.equal("/run/vmlua/x/clh-api.sock", c:control_socket())
     assert.are.same({ "path=/run/vmlua/x/clh-api.sock" }, after(c:argv(), "--api-socket"))
     assert.are.equal("/p.sock", config({ api_socket = { path = "/p.sock" } }):control_socket())
@@ -110,7 +110,7 @@ describe("vmlua.clh builder protocol", function()
   it("set_serial_file / serial_file", function()
     local c = config { serial = "tty" }
     assert.is_nil(c:serial_file())
-    assert.are.equal(c, c:set_serial_file("/run/vmlua/x/serial.log"))
+    assert.is_true(c:set_serial_file("/run/vmlua/x/serial.log"))
     assert.are.equal("/run/vmlua/x/serial.log", c:serial_file())
     assert.are.same({ "file=/run/vmlua/x/serial.log" }, after(c:argv(), "--serial"))
     assert.are.equal("/s.log", config({ serial = { file = "/s.log" } }):serial_file())
@@ -126,10 +126,10 @@ describe("vmlua.clh builder protocol", function()
 
   it("add_share forces shared=on whatever memory was", function()
     local c = config()
-    assert.are.equal(c, c:add_share { tag = "vmlua", socket = "/run/v.sock", num_queues = 1, queue_size = 512 })
+    assert.is_true(c:add_share { tag = "vmlua", socket = "/run/v.sock", num_queues = 1, queue_size = 512 })
     assert.are.same({ "tag=vmlua,socket=/run/v.sock,num_queues=1,queue_size=512" }, after(c:argv(), "--fs"))
     assert.are.same({ "size=512M,shared=on" }, after(c:argv(), "--memory"))
-    assert.is_true(c.memory.shared)
+    assert.is_true(c.fields.memory.shared)
 
     c = config { memory = "2G" }
     c:add_share { tag = "a", socket = "/a.sock" }
@@ -145,8 +145,8 @@ describe("vmlua.clh builder protocol", function()
   it("copy is deep and independent", function()
     local c = config { cmdline = params "quiet", disks = { { path = "/a" } } }
     local d = c:copy()
-    d.disks[1].path = "/b"
-    d.cmdline:set("debug")
+    d.fields.disks[1].path = "/b"
+    d.fields.cmdline:set("debug")
     d:add_share { tag = "t", socket = "/t.sock" }
     assert.are.same({ "path=/a" }, after(c:argv(), "--disk"))
     assert.are.same({ "quiet" }, after(c:argv(), "--cmdline"))
@@ -165,7 +165,7 @@ describe("vmlua.clh builder protocol", function()
   it("validate returns true, or nil and the message after a bad edit", function()
     local c = config { cpus = 2 }
     assert.is_true(c:validate())
-    c.cpus = 0
+    c.fields.cpus = 0
     local ok, err = c:validate()
     assert.is_nil(ok)
     assert.are.equal("cpus: must be >= 1, got 0", err)

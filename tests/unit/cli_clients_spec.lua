@@ -42,13 +42,13 @@ describe("vmlua help for the control commands", function()
     assert.equal(0, code)
     assert.matches("\n  qmp       send one QMP command to a QEMU sandbox and print the reply\n", out, 1, true)
     assert.matches("\n  api       send one REST call to a cloud%-hypervisor sandbox and print the reply\n", out)
-    assert.matches("\n  pause     pause a sandbox's VM %(QEMU: QMP stop; cloud%-hypervisor: vm%.pause%)\n", out)
-    assert.matches("\n  resume    resume a paused VM %(QEMU: QMP cont; cloud%-hypervisor: vm%.resume%)\n", out)
+    assert.matches("\n  pause     pause a sandbox's VM %(cloud%-hypervisor: vm%.pause; QEMU: QMP stop%)\n", out)
+    assert.matches("\n  resume    resume a paused VM %(cloud%-hypervisor: vm%.resume; QEMU: QMP cont%)\n", out)
     local usages = {
       qmp = "usage: vmlua qmp {ID | --socket PATH} COMMAND [JSON-ARGS]\n",
       api = "usage: vmlua api {ID | --socket PATH} ENDPOINT [JSON-BODY]\n",
-      pause = "usage: vmlua pause {ID | --socket PATH --hypervisor qemu|clh}\n",
-      resume = "usage: vmlua resume {ID | --socket PATH --hypervisor qemu|clh}\n",
+      pause = "usage: vmlua pause {ID | --socket PATH --hypervisor clh|qemu}\n",
+      resume = "usage: vmlua resume {ID | --socket PATH --hypervisor clh|qemu}\n",
     }
     for name, usage in pairs(usages) do
       local c, o, e = vmlua("help", name)
@@ -136,7 +136,7 @@ describe("vmlua qmp (fake QMP server)", function()
            "qmp", "c1", "query-status")
     expect(2, "", "vmlua: qmp: cloud-hypervisor speaks no QMP: use 'vmlua api'\n",
            "qmp", "--socket", "/x.sock", "--hypervisor", "clh", "query-status")
-    expect(2, "", "vmlua: qmp: --hypervisor must be qemu or clh, got 'kvm'\n",
+    expect(2, "", "vmlua: qmp: --hypervisor must be clh or qemu, got 'kvm'\n",
            "qmp", "--socket", "/x.sock", "--hypervisor", "kvm", "query-status")
     expect(2, "", "vmlua: qmp: --hypervisor goes with --socket (a sandbox's state names its hypervisor)\n",
            "qmp", "c1", "--hypervisor", "qemu", "query-status")
@@ -216,8 +216,8 @@ describe("vmlua api (fake cloud-hypervisor)", function()
            "api", "q9", "vm.info")
     expect(2, "", "vmlua: api: QEMU speaks no REST API: use 'vmlua qmp'\n",
            "api", "--socket", "/x.sock", "--hypervisor", "qemu", "vm.info")
-    expect(2, "", "vmlua: pause: --socket needs --hypervisor qemu|clh\n", "pause", "--socket", "/x.sock")
-    expect(2, "", "vmlua: resume: --socket needs --hypervisor qemu|clh\n", "resume", "--socket", "/x.sock")
+    expect(2, "", "vmlua: pause: --socket needs --hypervisor clh|qemu\n", "pause", "--socket", "/x.sock")
+    expect(2, "", "vmlua: resume: --socket needs --hypervisor clh|qemu\n", "resume", "--socket", "/x.sock")
     expect(2, "", "vmlua: pause: unexpected argument 'extra'\n", "pause", "q9", "extra")
     expect(2, "", "vmlua: resume: missing ID (or --socket PATH)\n", "resume")
   end)

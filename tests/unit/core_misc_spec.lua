@@ -354,7 +354,6 @@ describe("core.sd_notify", function()
 end)
 
 describe("core.errno", function()
-  local core = require "vmlua.core"
   it("maps errno names to this system's numbers", function()
     assert.are.equal(2, core.errno.ENOENT)
     assert.are.equal(110, core.errno.ETIMEDOUT)

@@ -346,11 +346,9 @@ describe("vmlua.qemu errors", function()
           'shared_memory.size: expected a size such as "256M", "1G" or a number of bytes, got "big"' },
         { function() local r = qemu.serial { file = "/a", socket = "/b" }; return r end, "serial.socket: cannot be combined with file" },
         { function() local r = qemu.qmp_socket(nil); return r end, "qmp_socket: missing (required)" },
-        { function() local r = cfg:add_share { tag = "t", socket = "/s", cache = 1 }; return r end, "add_share.cache: unknown field" },
-        { function() local r = cfg:add_share { tag = "a,b", socket = "/s" }; return r end,
-          "add_share.tag: must not contain ',' (it would split the option), got \"a,b\"" },
+        { function() local r = cfg:add_share("t"); return r end, 'add_share: expected a table, got "t"' },
         { function() local r = cfg:set_serial_file(42); return r end, "set_serial_file: expected a string, got 42" },
-        { function() local r = cfg:set_control_socket(""); return r end, "set_control_socket: must not be empty" },
+        { function() local r = cfg:set_control_socket(); return r end, "set_control_socket: expected a string, got nil" },
       }
       for _, c in ipairs(cases) do
         local info = debug.getinfo(c[1], "S")
@@ -358,6 +356,16 @@ describe("vmlua.qemu errors", function()
         assert.is_false(ok)
         assert.are.equal(string.format("%s:%d: %s", THIS, info.linedefined, c[2]), err)
       end
+      assert.are.equal("-m 1G", table.concat(cfg:argv(), " ", 2))
+    end)
+
+    it("builder methods return nil and a message for a value the config cannot take (the builder contract)", function()
+      local cfg = qemu.config { memory = { size = "1G" } }
+      assert.are.same({ nil, "add_share.cache: unknown field" }, { cfg:add_share { tag = "t", socket = "/s", cache = 1 } })
+      assert.are.same({ nil, "add_share.tag: must not contain ',' (it would split the option), got \"a,b\"" },
+                      { cfg:add_share { tag = "a,b", socket = "/s" } })
+      assert.are.same({ nil, "set_control_socket: must not be empty" }, { cfg:set_control_socket("") })
+      assert.are.same({ nil, "set_serial_file: must not be empty" }, { cfg:set_serial_file("") })
       assert.are.equal("-m 1G", table.concat(cfg:argv(), " ", 2))
     end)
   end)

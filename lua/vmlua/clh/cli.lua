@@ -105,9 +105,31 @@ local SINGLE = {
   { "--tpm", "tpm", "tpm" },
 }
 
+--- The files the nets name (`fd`), numbered as cloud-hypervisor sees them:
+-- entry i of the returned list is passed as fd 2+i (core.spawn's `fds`),
+-- each file once, and every net's `fd` list in `n` becomes those numbers.
+function M.number_fds(n)
+  local files, number = {}, {}
+  for _, d in ipairs(n.net or {}) do
+    if d.fd then
+      local nums = {}
+      for i, f in ipairs(d.fd) do
+        if not number[f] then
+          files[#files + 1] = f
+          number[f] = #files + 2
+        end
+        nums[i] = number[f]
+      end
+      d.fd = nums
+    end
+  end
+  return files
+end
+
 --- The full command line (argv[1] = binary) for a normalized config.
 function M.argv(binary, n)
   local argv = { binary }
+  M.number_fds(n)
   M.vmm_options(argv, n)
   if n.cpus then add(argv, "--cpus", M.element("cpus", n.cpus)) end
   if n.memory then add(argv, "--memory", M.element("memory", n.memory)) end

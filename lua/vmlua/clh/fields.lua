@@ -12,6 +12,7 @@
 --        the emitters ("topology", "affinity", "features", "fd").
 
 local S = require "vmlua.schema"
+local openfile = require "vmlua.openfile"
 local params = require "vmlua.params"
 
 local M = {}
@@ -174,8 +175,10 @@ kinds.net = pci(rate_limits {
   entry("mac", MAC, "str"),
   entry("host_mac", MAC, "str"),
   entry("mtu", S.integer { min = 68, max = 65535 }, "int"),
-  entry("fd", by_type({ integer = S.integer { min = 0 }, table = S.array(S.integer { min = 0 }, { min = 1 }) },
-                      "a file descriptor number or a list of them"), "fd", { json = false }),
+  -- open tap fds: files (or fd numbers of this process) that vmlua passes on
+  entry("fd", by_type({ integer = openfile.entry, userdata = openfile.entry,
+                        table = S.array(openfile.entry, { min = 1 }) },
+                      "an open file, a file descriptor number or a list of them"), "fd", { json = false }),
   entry("num_queues", S.integer { min = 2, max = 512 }, "int"),
   entry("queue_size", queue_size(), "int"),
   entry("vhost_user", BOOL, "bool"),

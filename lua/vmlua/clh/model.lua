@@ -5,6 +5,7 @@
 local S = require "vmlua.schema"
 local params = require "vmlua.params"
 local fields = require "vmlua.clh.fields"
+local openfile = require "vmlua.openfile"
 
 local M = {}
 
@@ -13,7 +14,7 @@ local M = {}
 M.DEFAULT_MEMORY = "512M"
 
 local function deep_copy(v, seen)
-  if type(v) ~= "table" then return v end
+  if type(v) ~= "table" or openfile.is_file(v) then return v end
   if params.is_params(v) then return v:copy() end
   seen = seen or {}
   if seen[v] then return seen[v] end
@@ -68,7 +69,7 @@ function M.normalize(cfg)
     end
   end
   for _, d in ipairs(n.net or {}) do
-    if math.type(d.fd) == "integer" then d.fd = { d.fd } end
+    if d.fd ~= nil and (type(d.fd) ~= "table" or getmetatable(d.fd) ~= nil) then d.fd = { d.fd } end
   end
   if n.cmdline ~= nil then n.cmdline = params.new(n.cmdline) end
   -- with memory zones, the zones hold the memory and --memory size is 0
@@ -181,47 +182,46 @@ local function check_vhost(d, path, cfg_entry)
   return true
 end
 
-local function check_disks(cfg, n)
-  for i, d in ipairs(n.disks or {}) do
-    local path = S.join("disks", i)
-    local ok, err = check_vhost(d, path, cfg.disks[i])
-    if not ok then return nil, err end
-    if d.vhost_user then
-      if d.path ~= nil then
-        return fail(S.join(path, "path"), "a vhost-user disk takes socket, not path")
-      end
-    elseif d.path == nil then
-      return fail(S.join(path, "path"), "missing (required)")
-    end
-    ok, err = check_rate_limits(d, path)
+-- Check every entry of a device list (disks, net) whose rules share the
+-- vhost-user and rate-limit checks; `own(d, path)` adds the list's own.
+local function check_devices(cfg, n, list, own)
+  for i, d in ipairs(n[list] or {}) do
+    local path = S.join(list, i)
+    local ok, err = check_vhost(d, path, cfg[list][i])
+    if ok then ok, err = own(d, path) end
+    if ok then ok, err = check_rate_limits(d, path) end
     if not ok then return nil, err end
   end
   return true
 end
 
-local function check_nets(cfg, n)
-  for i, d in ipairs(n.net or {}) do
-    local path = S.join("net", i)
-    local ok, err = check_vhost(d, path, cfg.net[i])
-    if not ok then return nil, err end
-    local given = {}
-    for _, k in ipairs { "tap", "fd", "socket" } do
-      if d[k] ~= nil then given[#given + 1] = k end
+local function check_disk(d, path)
+  if d.vhost_user then
+    if d.path ~= nil then
+      return fail(S.join(path, "path"), "a vhost-user disk takes socket, not path")
     end
-    if #given == 0 then
-      return fail(path, "needs one of tap (an existing tap device), fd (open tap fds) or socket (vhost-user)")
-    elseif #given > 1 then
-      return fail(path, "give only one of tap, fd and socket, got %s", table.concat(given, " and "))
-    end
-    if d.vhost_mode ~= nil and d.socket == nil then
-      return fail(S.join(path, "vhost_mode"), "only with socket (a vhost-user net)")
-    end
-    if d.num_queues ~= nil and d.num_queues % 2 ~= 0 then
-      return fail(S.join(path, "num_queues"), "must be even (one receive and one transmit queue per pair), got %d",
-                  d.num_queues)
-    end
-    ok, err = check_rate_limits(d, path)
-    if not ok then return nil, err end
+  elseif d.path == nil then
+    return fail(S.join(path, "path"), "missing (required)")
+  end
+  return true
+end
+
+local function check_net(d, path)
+  local given = {}
+  for _, k in ipairs { "tap", "fd", "socket" } do
+    if d[k] ~= nil then given[#given + 1] = k end
+  end
+  if #given == 0 then
+    return fail(path, "needs one of tap (an existing tap device), fd (open tap fds) or socket (vhost-user)")
+  elseif #given > 1 then
+    return fail(path, "give only one of tap, fd and socket, got %s", table.concat(given, " and "))
+  end
+  if d.vhost_mode ~= nil and d.socket == nil then
+    return fail(S.join(path, "vhost_mode"), "only with socket (a vhost-user net)")
+  end
+  if d.num_queues ~= nil and d.num_queues % 2 ~= 0 then
+    return fail(S.join(path, "num_queues"), "must be even (one receive and one transmit queue per pair), got %d",
+                d.num_queues)
   end
   return true
 end
@@ -299,8 +299,8 @@ function M.check(cfg)
   local ok, err = check_payload(n)
   if ok then ok, err = check_cpus(n) end
   if ok then ok, err = check_memory(cfg, n) end
-  if ok then ok, err = check_disks(cfg, n) end
-  if ok then ok, err = check_nets(cfg, n) end
+  if ok then ok, err = check_devices(cfg, n, "disks", check_disk) end
+  if ok then ok, err = check_devices(cfg, n, "net", check_net) end
   for _, k in ipairs { "serial", "console", "debug_console" } do
     if ok then ok, err = check_console(n, k) end
   end

@@ -48,10 +48,8 @@ return {
   options = ctl.options(),
   run = function(opts, pos)
     local chapi = require "vmlua.chapi"
-    local t, rest = ctl.target("api", opts, pos, "clh")
-    local name = rest[1]
-    if not name then cli.usage("api: missing ENDPOINT (usage: vmlua api ID ENDPOINT [JSON-BODY])") end
-    if #rest > 2 then cli.usage(string.format("api: unexpected argument '%s' (JSON-BODY is one argument)", rest[3])) end
+    local t, rest = ctl.target("api", opts, pos, "api")
+    local name, body_text = ctl.verb_and_json("api", rest, "ENDPOINT", "JSON-BODY")
     local e = chapi.endpoint(name)
     if not e then
       local near = ctl.suggest(name, endpoint_names())
@@ -59,9 +57,9 @@ return {
                               near and (" (did you mean '" .. near .. "'?)") or " (see 'vmlua help api')"))
     end
     local body
-    if rest[2] then
+    if body_text then
       if not e.body then cli.usage(string.format("api: %s takes no JSON-BODY", e.path)) end
-      body = ctl.json_object("api", "JSON-BODY", rest[2])
+      body = ctl.json_object("api", "JSON-BODY", body_text)
     elseif e.body then
       cli.usage(string.format("api: %s needs a JSON-BODY", e.path))
     end

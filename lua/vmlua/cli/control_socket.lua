@@ -1,70 +1,93 @@
 --- Shared by `vmlua qmp`, `api`, `pause` and `resume`: which control socket
--- to talk to (a sandbox's, from its state, or one given with --socket), of
--- which hypervisor kind, JSON arguments from the command line, printing
+-- to talk to (a sandbox's, from its state, or one given with --socket), whose
+-- driver speaks what, JSON arguments from the command line, printing
 -- replies, and "did you mean" suggestions.
 local core = require "vmlua.core"
 local cli = require "vmlua.cli"
 local common = require "vmlua.cli.common"
+local control = require "vmlua.sandbox.control"
+local drivers = require "vmlua.driver"
 
 local M = {}
 
-M.KIND_NAMES = { qemu = "QEMU", clh = "cloud-hypervisor" }
 M.DEFAULT_TIMEOUT = 10
 
 --- The options every control command takes.
 function M.options()
   return {
     { long = "--socket", arg = "PATH", help = "talk to this control socket instead of a sandbox's" },
-    { long = "--hypervisor", arg = "KIND", help = "with --socket: qemu or clh (else implied by the command)" },
+    { long = "--hypervisor", arg = "KIND", help = "with --socket: " .. table.concat(drivers.names(), " or ")
+                                                   .. " (else implied by the command)" },
     { long = "--timeout", arg = "SEC", number = true,
       help = "give up after SEC seconds (default " .. M.DEFAULT_TIMEOUT .. ")" },
   }
 end
 
-local function other_command(kind)
-  return kind == "qemu" and "vmlua qmp" or "vmlua api"
+-- The driver that speaks `protocol` ("qmp": QEMU), for messages.
+local function speaker(protocol)
+  return drivers.speaking(protocol)[1]
 end
 
---- Where to talk: { kind = "qemu"|"clh", socket = path, label = id or path,
--- id = id or nil, status = live status or nil }, and the positional
--- arguments left after the ID. `want` is the kind the command needs (nil:
--- either). Usage errors (exit 2) for a missing ID, an unknown sandbox, a
--- bad --hypervisor or a sandbox of the wrong kind.
-function M.target(name, opts, pos, want)
-  local kind = opts.hypervisor
-  if kind ~= nil and not M.KIND_NAMES[kind] then
-    cli.usage(string.format("%s: --hypervisor must be qemu or clh, got '%s'", name, kind))
+-- "use 'vmlua api'": the command that speaks the driver's protocol.
+local function other_command(driver)
+  return "vmlua " .. driver.control.protocol
+end
+
+local function named_driver(name, kind)
+  local d = drivers.named(kind)
+  if not d then
+    cli.usage(string.format("%s: --hypervisor must be %s, got '%s'", name, table.concat(drivers.names(), " or "), kind))
   end
+  return d
+end
+
+--- Where to talk: { driver =, socket = path, label = id or path, id = id or
+-- nil, status = live status or nil }, and the positional arguments left
+-- after the ID. `protocol` is what the command speaks ("qmp", "api"; nil:
+-- whatever the sandbox's driver speaks). Usage errors (exit 2) for a
+-- missing ID, an unknown sandbox, a bad --hypervisor or a sandbox whose
+-- driver speaks another protocol.
+function M.target(name, opts, pos, protocol)
   local t
   if opts.socket then
     if opts.socket == "" then cli.usage(name .. ": --socket needs a path") end
-    if kind and want and kind ~= want then
-      cli.usage(string.format("%s: %s speaks no %s: use '%s'", name, M.KIND_NAMES[kind],
-                              want == "qemu" and "QMP" or "REST API", other_command(kind)))
+    local d = opts.hypervisor and named_driver(name, opts.hypervisor) or (protocol and speaker(protocol))
+    if not d then
+      cli.usage(string.format("%s: --socket needs --hypervisor %s", name, table.concat(drivers.names(), "|")))
     end
-    kind = kind or want
-    if not kind then cli.usage(name .. ": --socket needs --hypervisor qemu|clh") end
-    t = { kind = kind, socket = opts.socket, label = opts.socket }
+    if protocol and d.control.protocol ~= protocol then
+      cli.usage(string.format("%s: %s speaks no %s: use '%s'", name, d.title, speaker(protocol).control.label,
+                              other_command(d)))
+    end
+    t = { driver = d, socket = opts.socket, label = opts.socket }
   else
-    if kind then cli.usage(name .. ": --hypervisor goes with --socket (a sandbox's state names its hypervisor)") end
+    if opts.hypervisor then
+      cli.usage(name .. ": --hypervisor goes with --socket (a sandbox's state names its hypervisor)")
+    end
     local id = table.remove(pos, 1)
     if not id then cli.usage(string.format("%s: missing ID (or --socket PATH)", name)) end
-    local st = common.state(common.store { lookup = true }, id)
-    if not M.KIND_NAMES[st.hypervisor] then
-      cli.fail(string.format("sandbox '%s' has no known hypervisor in its state (%s)", id, tostring(st.hypervisor)))
+    t = common.check(control.control_target(id))
+    if protocol and t.driver.control.protocol ~= protocol then
+      cli.usage(string.format("%s: sandbox '%s' runs %s, not %s: use '%s'", name, id, t.driver.title,
+                              speaker(protocol).title, other_command(t.driver)))
     end
-    if want and st.hypervisor ~= want then
-      cli.usage(string.format("%s: sandbox '%s' runs %s, not %s: use '%s'", name, id,
-                              M.KIND_NAMES[st.hypervisor], M.KIND_NAMES[want], other_command(st.hypervisor)))
-    end
-    if type(st.control_socket) ~= "string" or st.control_socket == "" then
-      cli.fail(string.format("sandbox '%s' has no control socket in its state", id))
-    end
-    t = { kind = st.hypervisor, socket = st.control_socket, label = id, id = id,
-          status = common.live_status(st) }
+    t.label = id
   end
   t.timeout = opts.timeout or M.DEFAULT_TIMEOUT
   return t, pos
+end
+
+--- After the target: the command's verb (a QMP command, a REST endpoint)
+-- and its one optional JSON argument; usage errors for a missing verb or
+-- extra arguments.
+function M.verb_and_json(name, rest, verb, json)
+  if not rest[1] then
+    cli.usage(string.format("%s: missing %s (usage: vmlua %s ID %s [%s])", name, verb, name, verb, json))
+  end
+  if #rest > 2 then
+    cli.usage(string.format("%s: unexpected argument '%s' (%s is one argument)", name, rest[3], json))
+  end
+  return rest[1], rest[2]
 end
 
 --- Fail (exit 1) with err, adding the sandbox's status when it is not up.
@@ -129,22 +152,26 @@ function M.suggest(word, candidates)
 end
 
 local ACTIONS = {
-  pause = { qmp = "stop", api = "pause", done = "paused",
-            summary = "pause a sandbox's VM (QEMU: QMP stop; cloud-hypervisor: vm.pause)" },
-  resume = { qmp = "cont", api = "resume", done = "resumed",
-             summary = "resume a paused VM (QEMU: QMP cont; cloud-hypervisor: vm.resume)" },
+  pause = { done = "paused", summary = "pause a sandbox's VM" },
+  resume = { done = "resumed", summary = "resume a paused VM" },
 }
+
+-- "(QEMU: QMP stop; ...)": how each driver does `name`.
+local function hows(name)
+  local out = {}
+  for _, d in ipairs(drivers.all()) do out[#out + 1] = d.title .. ": " .. d.pause_how[name] end
+  return "(" .. table.concat(out, "; ") .. ")"
+end
 
 --- The command module of `vmlua pause` or `vmlua resume`.
 function M.pause_resume_command(name)
   local a = ACTIONS[name]
   return {
-    summary = a.summary,
-    usage = name .. " {ID | --socket PATH --hypervisor qemu|clh}",
+    summary = a.summary .. " " .. hows(name),
+    usage = name .. " {ID | --socket PATH --hypervisor " .. table.concat(drivers.names(), "|") .. "}",
     description = table.concat({
-      string.format("QEMU sandboxes get the QMP command '%s', cloud-hypervisor sandboxes the", a.qmp),
-      string.format("REST call vm.%s. Prints '<ID> %s'. QEMU treats a repeated %s as", a.api, a.done, a.qmp),
-      string.format("success; cloud-hypervisor answers vm.%s in the wrong state with 500.", a.api),
+      string.format("Prints '<ID> %s'. Whether a repeated request is an error is the", a.done),
+      "hypervisor's choice (QEMU accepts it; cloud-hypervisor answers 500).",
       "",
       "Exit status: 0 done; 1 when the hypervisor refuses or cannot be reached;",
       "2 for an unknown sandbox or --socket without --hypervisor.",
@@ -155,15 +182,10 @@ function M.pause_resume_command(name)
     run = function(opts, pos)
       local t, rest = M.target(name, opts, pos, nil)
       if #rest > 0 then cli.usage(string.format("%s: unexpected argument '%s'", name, rest[1])) end
-      local ok, err
-      if t.kind == "qemu" then
-        local c, cerr = require("vmlua.qmp").connect(t.socket, { timeout = t.timeout })
-        if not c then M.fail(t, cerr) end
-        ok, err = c:execute(a.qmp)
-        c:close()
-      else
-        ok, err = require("vmlua.chapi").new(t.socket, { timeout = t.timeout }):call(a.api)
-      end
+      local client, cerr = t.driver.connect(t.socket, t.timeout)
+      if not client then M.fail(t, cerr) end
+      local ok, err = t.driver[name](client)
+      client:close()
       if ok == nil then M.fail(t, err) end
       io.stdout:write(t.label, " ", a.done, "\n")
       return 0

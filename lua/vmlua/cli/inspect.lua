@@ -1,5 +1,6 @@
 --- vmlua inspect ID: the state of one sandbox, as JSON.
 local common = require "vmlua.cli.common"
+local control = require "vmlua.sandbox.control"
 
 return {
   summary = "print the state of one sandbox as JSON",
@@ -7,9 +8,8 @@ return {
   args = { "ID" },
   run = function(_, pos)
     local core = require "vmlua.core"
-    local store = common.store { lookup = true }
-    local st = common.state(store, pos[1])
-    st.live_status = common.live_status(st)
+    local st = common.check(control.find(pos[1]))
+    st.live_status = control.status(st)
     io.stdout:write(core.json.encode(st, { pretty = true }), "\n")
     return 0
   end,

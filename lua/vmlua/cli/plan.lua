@@ -1,5 +1,6 @@
 --- vmlua plan RECIPE: print what `run` would start; start nothing.
 local common = require "vmlua.cli.common"
+local control = require "vmlua.sandbox.control"
 local shq = require "vmlua.shellquote"
 
 local function probe_text(p)
@@ -33,11 +34,15 @@ local function as_json(plan)
   for i, s in ipairs(plan.stop) do
     stop[i] = { step = s.fn and "function" or s.name, name = s.name, grace = s.grace }
   end
+  local boot = json.array()
+  for i, c in ipairs(plan.driver.boot_calls(plan)) do
+    boot[i] = { call = c.call, body = c.body, fds = c.fds and #c.fds or nil }
+  end
   return json.encode({
     id = plan.id, hypervisor = plan.kind, flow = plan.flow, recipe = plan.recipe, dir = plan.dir,
     processes = procs, sockets = json.object(plan.sockets), serial_log = plan.serial_log,
     control_socket = plan.control_socket, vm_config = plan.vm_config, stop = stop,
-    problems = json.array(plan.errors),
+    boot = boot, problems = json.array(plan.errors),
   }, { pretty = true }) .. "\n"
 end
 
@@ -55,10 +60,10 @@ local function as_text(plan)
     local ready = p.role == "hypervisor" and plan.ready or p.ready
     for _, r in ipairs(ready or {}) do add("     ready: %s", probe_text(r)) end
   end
-  if plan.vm_config then
-    add("then vm.create with:")
-    add("%s", (require("vmlua.core").json.encode(plan.vm_config, { pretty = true }):gsub("\n", "\n  ")))
-    add("and vm.boot")
+  for _, c in ipairs(plan.driver.boot_calls(plan)) do
+    add("then %s%s%s", c.call, c.fds and string.format(" (with %d fd%s)", #c.fds, #c.fds == 1 and "" or "s") or "",
+        c.body and " with:" or "")
+    if c.body then add("  %s", (require("vmlua.core").json.encode(c.body, { pretty = true }):gsub("\n", "\n  "))) end
   end
   add("sockets:")
   local names = {}
@@ -77,12 +82,12 @@ return {
   args = { "RECIPE" },
   options = {
     common.SET_OPTION,
-    { long = "--id", arg = "ID", help = "the sandbox id (default: the recipe's id)" },
+    common.ID_OPTION,
     { long = "--json", help = "print the plan as JSON" },
   },
   run = function(opts, pos)
     local sb = common.load(pos[1], opts)
-    local plan = require("vmlua.sandbox.wiring").plan(sb, { id = opts.id, run_dir = common.run_dir() })
+    local plan = control.plan(sb)
     io.stdout:write(opts.json and as_json(plan) or as_text(plan))
     return 0
   end,

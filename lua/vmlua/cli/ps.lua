@@ -1,5 +1,6 @@
 --- vmlua ps: the sandboxes in the run dir, with live status.
 local common = require "vmlua.cli.common"
+local control = require "vmlua.sandbox.control"
 
 local function uptime(st, now)
   if st.status ~= "running" or not st.ready_at then return "-" end
@@ -15,14 +16,14 @@ return {
   options = { { long = "--json", help = "print a JSON array" } },
   run = function(opts)
     local core = require "vmlua.core"
-    local store = common.store { lookup = true }
+    local store = common.check(control.store())
     local rows = {}
     local now = core.time()
     for _, id in ipairs(store:list()) do
       local st, err = store:load(id)
       if st then
         rows[#rows + 1] = {
-          id = id, hypervisor = st.hypervisor or "-", status = common.live_status(st),
+          id = id, hypervisor = st.hypervisor or "-", status = control.status(st),
           pid = st.pid, uptime = uptime(st, now), recipe = st.recipe or "-",
         }
       else

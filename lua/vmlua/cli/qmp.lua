@@ -43,11 +43,9 @@ return {
   options = ctl.options(),
   run = function(opts, pos)
     local qmp = require "vmlua.qmp"
-    local t, rest = ctl.target("qmp", opts, pos, "qemu")
-    local cmd = rest[1]
-    if not cmd then cli.usage("qmp: missing COMMAND (usage: vmlua qmp ID COMMAND [JSON-ARGS])") end
-    if #rest > 2 then cli.usage(string.format("qmp: unexpected argument '%s' (JSON-ARGS is one argument)", rest[3])) end
-    local args = rest[2] and ctl.json_object("qmp", "JSON-ARGS", rest[2]) or nil
+    local t, rest = ctl.target("qmp", opts, pos, "qmp")
+    local cmd, args_text = ctl.verb_and_json("qmp", rest, "COMMAND", "JSON-ARGS")
+    local args = args_text and ctl.json_object("qmp", "JSON-ARGS", args_text) or nil
     local c, err = qmp.connect(t.socket, { timeout = t.timeout })
     if not c then ctl.fail(t, err) end
     local res, qerr, class = c:execute(cmd, args)

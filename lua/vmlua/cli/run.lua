@@ -1,6 +1,7 @@
 --- vmlua run RECIPE: start a sandbox and supervise it.
 local cli = require "vmlua.cli"
 local common = require "vmlua.cli.common"
+local control = require "vmlua.sandbox.control"
 
 return {
   summary = "start a sandbox and supervise it until it stops",
@@ -15,29 +16,18 @@ return {
   supervises = true,
   options = {
     common.SET_OPTION,
-    { long = "--id", arg = "ID", help = "the sandbox id (default: the recipe's id)" },
+    common.ID_OPTION,
     { long = "--detach", short = "-d", help = "return once the VM is ready, leaving a supervisor" },
     { long = "--timeout", arg = "SEC", number = true, help = "readiness timeout for each probe" },
     { long = "--progress", help = "print progress lines even when stderr is not a terminal" },
   },
   run = function(opts, pos)
-    local core = require "vmlua.core"
     local sb = common.load(pos[1], opts)
-    if opts.id then
-      local ok, err = core.paths.check_id(opts.id)
-      if not ok then cli.usage("--id: " .. err) end
-    end
-    if opts.timeout then
-      for _, p in ipairs(sb.ready) do p.timeout = opts.timeout end
-      sb.timeouts.ready = opts.timeout
-    end
-    local plan = require("vmlua.sandbox.wiring").plan(sb, { id = opts.id, run_dir = common.run_dir() })
-    local rt = require("vmlua.sandbox.runtime").new(sb, plan, {
-      detach = opts.detach, progress = opts.progress or nil,
+    local code, msg, rt = control.run(sb, {
+      detach = opts.detach, timeout = opts.timeout, progress = opts.progress or nil,
     })
-    local code, msg = require("vmlua.sandbox.launch").run(rt)
     if code ~= 0 then cli.fail(msg or "failed", code) end
-    if rt.detached_parent then io.stdout:write(plan.id, "\n") end
+    if rt.detached_parent then io.stdout:write(rt.id, "\n") end
     return 0
   end,
 }

@@ -12,38 +12,15 @@
 --   * an integer i: the i-th entry of `fds` (1-based), which is how an
 --     integer host fd given in `fds` is referred to.
 local S = require "vmlua.schema"
+local openfile = require "vmlua.openfile"
 
 local M = {}
 
-local function has_fileno(v)
-  local t = type(v)
-  if t ~= "userdata" and t ~= "table" then return false end
-  local ok, fn = pcall(function() return v.fileno end)
-  return ok and type(fn) == "function"
-end
-
---- Is `v` something that can be passed as an open file?
-function M.is_file(v)
-  local kind = io.type(v)
-  if kind == "file" then return true end
-  if kind == "closed file" then return false end
-  return has_fileno(v)
-end
-
-local function closed(v)
-  return io.type(v) == "closed file"
-end
+M.is_file = openfile.is_file
+local closed = openfile.is_closed
 
 --- Schema of one entry of the `fds` list.
-M.entry = S.custom(function(v, path)
-  if math.type(v) == "integer" then
-    if v < 0 then return S.fail(path, "must be >= 0, got %d", v) end
-    return true
-  end
-  if closed(v) then return S.fail(path, "is a closed file") end
-  if M.is_file(v) then return true end
-  return S.fail(path, "expected an open file, a socket or a file descriptor number, got %s", S.show(v))
-end)
+M.entry = openfile.entry
 
 --- Schema of a reference to an fd (a file object or an index into `fds`).
 M.ref = S.custom(function(v, path)

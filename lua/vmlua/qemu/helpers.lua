@@ -23,6 +23,14 @@ local function check_args(schema, v, name)
   if not ok then error(err, 3) end
 end
 
+-- A method's argument: the wrong Lua type is the caller's mistake (raised at
+-- the caller); a value the config cannot take is returned as nil, message,
+-- as every builder-contract setter does (docs/drivers.md).
+local function method_args(schema, v, name, lua_type)
+  if type(v) ~= lua_type then error(string.format("%s: expected a %s, got %s", name, lua_type, S.show(v)), 3) end
+  return schema:check(v, name)
+end
+
 local shared_memory_args = S.record { size = F.size:req(), id = F.id }
 
 --- A shared guest-RAM backend for vhost-user devices such as virtio-fs:
@@ -114,7 +122,8 @@ local share_args = S.record {
 --- Add a virtio-fs share (and, unless the guest RAM is already shared, the
 -- shared memory backend sized from memory.size).
 function methods:add_share(args)
-  check_args(share_args, args, "add_share")
+  local ok, err = method_args(share_args, args, "add_share", "table")
+  if not ok then return nil, err end
   return transact(self, "add_share", function(f)
     if not (f.memory and f.memory.size) then
       return nil, "memory.size is required (virtio-fs needs the guest RAM in a shared memory backend of that size)"
@@ -147,7 +156,8 @@ end
 
 --- Send the first serial port (the console) to a file.
 function methods:set_serial_file(path)
-  check_args(F.path:req(), path, "set_serial_file")
+  local ok, err = method_args(F.path:req(), path, "set_serial_file", "string")
+  if not ok then return nil, err end
   return transact(self, "set_serial_file", function(f)
     local i = find_serial(f)
     if i then return nil, string.format("a serial port is already configured (devices[%d])", i) end
@@ -184,7 +194,8 @@ end
 
 --- Add a QMP unix server socket (server=on,wait=off) at `path`.
 function methods:set_control_socket(path)
-  check_args(F.path:req(), path, "set_control_socket")
+  local ok, err = method_args(F.path:req(), path, "set_control_socket", "string")
+  if not ok then return nil, err end
   return transact(self, "set_control_socket", function(f)
     local i, q = find_control(f)
     if q then

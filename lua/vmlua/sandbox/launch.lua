@@ -6,6 +6,8 @@
 local core = require "vmlua.core"
 local probes = require "vmlua.sandbox.probes"
 local stop = require "vmlua.sandbox.stop"
+local liveness = require "vmlua.sandbox.liveness"
+local logs = require "vmlua.sandbox.logs"
 
 local M = {}
 local steps = {}
@@ -16,20 +18,6 @@ function steps.validate(rt)
   if #problems > 0 then return nil, table.concat(problems, "\n"), 2 end
   return true
 end
-
-local function live_processes(st)
-  local live = {}
-  local function add(name, p)
-    if type(p) == "table" and p.pid and p.start_time and core.proc.alive(p.pid, p.start_time) then
-      live[#live + 1] = string.format("%s pid %d", name, p.pid)
-    end
-  end
-  add("supervisor", st.supervisor)
-  for name, p in pairs(st.processes or {}) do add(name, p) end
-  table.sort(live)
-  return live
-end
-M.live_processes = live_processes
 
 -- Remove what an earlier, finished run left in the sandbox dir (logs,
 -- sockets, state), keeping the lock file we hold.
@@ -56,7 +44,7 @@ function steps.prepare(rt)
   end
   local old = store:load(rt.id)
   if old then
-    local live = live_processes(old)
+    local live = liveness.live_processes(old)
     if #live > 0 then
       lock:unlock()
       return nil, string.format(
@@ -75,10 +63,24 @@ function steps.prepare(rt)
       if not ok then return nil, merr end
     end
   end
-  local me = core.getpid()
-  rt.state.supervisor = { pid = me, start_time = core.proc.start_time(me) }
-  rt:save("starting")
+  rt.state.supervisor = liveness.me()
+  -- Nothing may run that the state does not record: without a first save,
+  -- nobody could find or stop the sandbox.
+  local saved, serr = rt:save("starting")
+  if not saved then
+    rt.store, rt.lock = nil, nil
+    store:remove(rt.id) -- what prepare made: the dir and its lock
+    lock:close()
+    return nil, "cannot save the sandbox's state: " .. tostring(serr)
+  end
   return rt:hook("on_start")
+end
+
+-- After a process started: record it, or fail the start (the teardown stops it).
+local function record(rt)
+  local ok, err = rt:save(nil)
+  if not ok then return nil, "cannot save the sandbox's state: " .. tostring(err) end
+  return true
 end
 
 function steps.start_helpers(rt)
@@ -86,7 +88,8 @@ function steps.start_helpers(rt)
     if p.role ~= "hypervisor" then
       local proc, err = rt:spawn(p)
       if not proc then return nil, string.format("cannot start %s: %s", p.name, err) end
-      rt:save(nil)
+      local saved, serr = record(rt)
+      if not saved then return nil, serr end
       rt:progress("%s started (pid %d)", p.name, proc.pid)
       local ok, fail = probes.run_all(rt, p.ready, p.name)
       if not ok then return nil, fail.message, fail end
@@ -100,36 +103,17 @@ function steps.launch(rt)
   local p = rt.plan.hypervisor
   local proc, err = rt:spawn(p)
   if not proc then return nil, string.format("cannot start the hypervisor: %s", err) end
-  rt:save(nil)
+  local saved, serr = record(rt)
+  if not saved then return nil, serr end
   rt:progress("%s started (pid %d)", p.argv[1]:match("[^/]*$"), proc.pid)
   return true
 end
 
---- cloud-hypervisor's REST flow, as the newest Kata driver does it:
--- wait for the API socket, vmm.ping, vm.create, vm.boot.
+--- Whatever the hypervisor needs after its start to run the VM (the
+-- driver's boot: nothing for QEMU; vm.create and vm.boot for
+-- cloud-hypervisor's REST flow).
 function steps.boot(rt)
-  if rt.kind ~= "clh" or rt.plan.flow ~= "api" then return true end
-  local deadline = core.monotonic() + rt.sandbox.timeouts.ready
-  local idx, fail = probes.wait_for(rt, { { socket = rt.plan.control_socket } }, deadline)
-  if not idx then
-    if fail.kind == "timeout" then
-      return nil, string.format("cloud-hypervisor API socket %s did not appear within %g s",
-                                rt.plan.control_socket, rt.sandbox.timeouts.ready), fail
-    end
-    return nil, fail.message or ("interrupted by " .. tostring(fail.signal)), fail
-  end
-  local api = rt:api()
-  local calls = {
-    { "vmm.ping", function() return api:ping() end },
-    { "vm.create", function() return api:create(rt.plan.vm_config) end },
-    { "vm.boot", function() return api:boot() end },
-  }
-  for _, c in ipairs(calls) do
-    local ok, err = c[2]()
-    if not ok then return nil, string.format("%s failed: %s", c[1], tostring(err)) end
-  end
-  rt:progress("vm.create and vm.boot done")
-  return true
+  return rt.driver.boot(rt)
 end
 
 function steps.wait_ready(rt)
@@ -160,11 +144,12 @@ end
 -- (the guest never became ready), then helpers and sockets; state failed.
 function M.teardown(rt, message)
   if rt.hv then
+    -- the policy's steps that need no guest: the driver's quick ones, term, kill
+    local quick_names = { term = true, kill = true }
+    for _, n in ipairs(rt.driver.quick_actions) do quick_names[n] = true end
     local quick = {}
     for _, s in ipairs(rt.plan.stop) do
-      if s.name == "quit" or s.name == "term" or s.name == "kill" then
-        quick[#quick + 1] = { name = s.name, grace = math.min(s.grace, 3) }
-      end
+      if quick_names[s.name] then quick[#quick + 1] = { name = s.name, grace = math.min(s.grace, 3) } end
     end
     if #quick == 0 then quick = { { name = "term", grace = 3 } } end
     stop.stop_hypervisor(rt, quick)
@@ -186,7 +171,13 @@ function M.start(rt)
   local secs = rt:elapsed()
   -- ready_mono (CLOCK_MONOTONIC, comparable across processes) lets the
   -- benchmarks measure detection gaps against a fake VMM's own clock.
-  rt:save("running", { ready_at = core.time(), ready_mono = core.monotonic(), ready_seconds = secs })
+  local saved, serr = rt:save("running", { ready_at = core.time(), ready_mono = core.monotonic(),
+                                           ready_seconds = secs })
+  if not saved then
+    local msg = "cannot save the sandbox's state: " .. tostring(serr)
+    M.teardown(rt, msg)
+    return nil, msg
+  end
   rt:progress("%s ready (%.2f s)", rt.id, secs)
   core.sd_notify("READY=1")
   return true
@@ -205,11 +196,7 @@ local function emergency_stop(rt, err)
 end
 
 local function protected(rt, fn, ...)
-  local res = table.pack(xpcall(fn, function(e)
-    local msg = tostring(e)
-    if os.getenv("VMLUA_LOG") == "debug" then msg = debug.traceback(msg, 2) end
-    return msg
-  end, ...))
+  local res = table.pack(xpcall(fn, require("vmlua").error_message, ...))
   if res[1] then return table.unpack(res, 2, res.n) end
   emergency_stop(rt, res[2])
   return 1, "internal error, everything was stopped: " .. tostring(res[2])
@@ -247,11 +234,10 @@ function M.detach(rt)
     chan:close()
     if line == "ready" then return 0, nil, pid end
     if line and line:sub(1, 6) == "error\t" then return 1, (line:sub(7):gsub("\\n", "\n")) end
-    local tail = require("vmlua.sandbox.runtime").tail(log, 20)
+    local tail = logs.tail(log, 20)
     return 1, "the supervisor exited during start" .. (tail ~= "" and (":\n" .. tail) or "")
   end
-  local me = core.getpid()
-  rt.state.supervisor = { pid = me, start_time = core.proc.start_time(me) }
+  rt.state.supervisor = liveness.me()
   rt.show_progress = false
   local ok, err = M.start(rt)
   if not ok then

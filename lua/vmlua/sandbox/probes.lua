@@ -2,20 +2,21 @@
 -- life while watching every started process (a process that exits fails the
 -- start at once) and the stop signals (an interrupt aborts the start).
 --
--- Kinds: serial (text in the serial log), line (text in the hypervisor's
--- output), socket (a path accepts connections), qmp (QEMU run state),
--- api (cloud-hypervisor vmm.ping, then vm.info state), fn (a Lua function
--- polled with backoff).
+-- Generic kinds: serial (text in the serial log), line (text in a process's
+-- output), socket (a path accepts connections), fn (a Lua function polled
+-- with backoff). Each driver adds its own (qmp, api: the VM's state through
+-- the control socket) in `driver.probes`, built on `wait_for`,
+-- `backoff_wait` and `remaining` below.
 local core = require "vmlua.core"
+local deadline_mod = require "vmlua.deadline"
+local signals = require "vmlua.sandbox.signals"
+local logs = require "vmlua.sandbox.logs"
 
 local M = {}
 
-M.STOP_SIGNALS = { "SIGINT", "SIGTERM", "SIGUSR1" }
-
-local function remaining(deadline)
-  if not deadline then return nil end
-  return math.max(0, deadline - core.monotonic())
-end
+M.STOP_SIGNALS = signals.INTERRUPT
+M.remaining = deadline_mod.remaining
+local remaining = deadline_mod.remaining
 
 --- Conditions for the processes a start watches, then the stop signals.
 local function base_conditions(rt, watch)
@@ -55,10 +56,10 @@ local function describe(p)
     return string.format("%s probe (%s)", p.kind, p.text and string.format("%q", p.text) or ("pattern " .. p.pattern))
   elseif p.kind == "socket" then
     return "socket probe (" .. p.path .. ")"
-  elseif p.kind == "qmp" or p.kind == "api" then
-    return string.format("%s probe (state %s)", p.kind, p.state)
+  elseif p.kind == "fn" then
+    return "fn probe"
   end
-  return "fn probe"
+  return string.format("%s probe (state %s)", p.kind, tostring(p.state))
 end
 M.describe = describe
 
@@ -92,54 +93,23 @@ function probe_impl.socket(rt, p, deadline)
   return true
 end
 
+--- A client on the control socket once it accepts connections, for the
+-- drivers' state probes: the client, or nil and a failure table.
+function M.control_client(rt, deadline)
+  local idx, fail = M.wait_for(rt, { { socket = rt.plan.control_socket } }, deadline)
+  if not idx then return nil, fail end
+  local client, err = rt:control(remaining(deadline))
+  if not client then return nil, { kind = "error", message = err } end
+  return client
+end
+
 --- Sleep with backoff between polls while still watching processes and signals.
-local function backoff_wait(rt, delay, deadline)
+function M.backoff_wait(rt, delay, deadline)
   local left = remaining(deadline)
   if left and left < delay then delay = left end
   local idx, fail = M.wait_for(rt, {}, core.monotonic() + delay)
   if not idx and fail.kind ~= "timeout" then return nil, fail end
   return true
-end
-
-function probe_impl.qmp(rt, p, deadline)
-  local idx, fail = M.wait_for(rt, { { socket = rt.plan.control_socket } }, deadline)
-  if not idx then return nil, fail end
-  local client, err = rt:qmp(remaining(deadline))
-  if not client then return nil, { kind = "error", message = err } end
-  local last
-  while true do
-    local st, qerr = client:query_status()
-    if not st then client:close(); return nil, { kind = "error", message = qerr } end
-    last = st.status
-    if st.status == p.state then break end
-    -- A state change comes with an event (RESUME, STOP, ...): wait for QMP
-    -- traffic rather than polling.
-    local widx, wfail = M.wait_for(rt, { { readable = client:socket() } }, deadline)
-    if not widx then client:close(); wfail.last_state = last; return nil, wfail end
-    client:events()
-  end
-  client:close()
-  return true
-end
-
-function probe_impl.api(rt, p, deadline)
-  local idx, fail = M.wait_for(rt, { { socket = rt.plan.control_socket } }, deadline)
-  if not idx then return nil, fail end
-  local api = rt:api()
-  local delay = 0.005
-  local last
-  while true do
-    local ok = api:ping()
-    if ok then
-      local info = api:info()
-      last = info and info.state
-      if last == p.state then return true end
-    end
-    local waited, wfail = backoff_wait(rt, delay, deadline)
-    if not waited then return nil, wfail end
-    if remaining(deadline) == 0 then return nil, { kind = "timeout", last_state = last } end
-    delay = math.min(delay * 2, 0.25)
-  end
 end
 
 function probe_impl.fn(rt, p, deadline)
@@ -148,7 +118,7 @@ function probe_impl.fn(rt, p, deadline)
     local ok, res = pcall(p.fn, rt)
     if not ok then return nil, { kind = "error", message = "fn probe raised: " .. tostring(res) } end
     if res then return true end
-    local waited, wfail = backoff_wait(rt, delay, deadline)
+    local waited, wfail = M.backoff_wait(rt, delay, deadline)
     if not waited then return nil, wfail end
     if remaining(deadline) == 0 then return nil, { kind = "timeout" } end
     if not p.interval then delay = math.min(delay * 2, 1.0) end
@@ -170,9 +140,9 @@ function M.failure_message(rt, p, fail, spent)
     msg = string.format("ready: %s failed after %.1f s: %s", describe(p), spent, tostring(fail.message))
   end
   if p.hint then msg = msg .. "\nhint: " .. p.hint end
-  local serial = rt.plan.serial_log and require("vmlua.sandbox.runtime").tail(rt.plan.serial_log, 20) or ""
+  local serial = logs.tail(rt.plan.serial_log, 20)
   msg = msg .. "\n--- serial log (last lines) ---\n" .. (serial ~= "" and serial or "(empty)")
-  local hv = rt.plan.hypervisor and require("vmlua.sandbox.runtime").tail(rt.plan.hypervisor.log, 20) or ""
+  local hv = rt.plan.hypervisor and logs.tail(rt.plan.hypervisor.log, 20) or ""
   msg = msg .. "\n--- hypervisor output (last lines) ---\n" .. (hv ~= "" and hv or "(empty)")
   return msg
 end
@@ -181,7 +151,7 @@ end
 function M.run(rt, p)
   local t0 = core.monotonic()
   local deadline = p.timeout and (t0 + p.timeout) or nil
-  local impl = probe_impl[p.kind]
+  local impl = probe_impl[p.kind] or rt.driver.probes[p.kind].run
   local ok, fail = impl(rt, p, deadline)
   if ok then return true, core.monotonic() - t0 end
   fail.message = M.failure_message(rt, p, fail, core.monotonic() - t0)

@@ -1,8 +1,10 @@
 --- The live side of a sandbox: its processes, its state file, its clients.
 -- Hooks receive this object as `sb`: `sb.id`, `sb.dir`, `sb.pid`,
--- `sb.shares`, `sb.args`, `sb:qmp()`, `sb:api()`, `sb:stop()`,
--- `sb:serial_tail(n)`, `sb:log(level, msg)`, `sb:path(p)`.
+-- `sb.shares`, `sb.args`, `sb:control()`, `sb:qmp()`, `sb:api()`,
+-- `sb:stop()`, `sb:serial_tail(n)`, `sb:log(level, msg)`, `sb:path(p)`.
 local core = require "vmlua.core"
+local exits = require "vmlua.sandbox.exits"
+local logs = require "vmlua.sandbox.logs"
 
 local M = {}
 
@@ -10,39 +12,29 @@ local Runtime = {}
 Runtime.__index = Runtime
 M.Runtime = Runtime
 
-local TAIL_BYTES = 16384
-
---- The last `n` lines of a file ("" when it is missing or empty).
-function M.tail(path, n)
-  local f = path and io.open(path, "rb")
-  if not f then return "" end
-  local size = f:seek("end")
-  f:seek("set", math.max(0, size - TAIL_BYTES))
-  local data = f:read("a") or ""
-  f:close()
-  local lines = {}
-  for line in data:gmatch("([^\n]*)\n?") do lines[#lines + 1] = line end
-  while #lines > 0 and lines[#lines] == "" do lines[#lines] = nil end
-  local first = math.max(1, #lines - n + 1)
-  return table.concat(lines, "\n", first)
+--- The state the runtime starts with (saved as state.json).
+local function initial_state(sb, plan)
+  local st = {
+    id = plan.id, hypervisor = sb.kind, recipe = sb.recipe, args = sb.args, dir = plan.dir,
+    created = core.time(), status = "new", processes = {}, sockets = plan.sockets,
+    serial_log = plan.serial_log, control_socket = plan.control_socket,
+    stop_policy = {},
+  }
+  for i, s in ipairs(plan.stop) do
+    st.stop_policy[i] = { step = s.fn and "function" or s.name, name = s.name, grace = s.grace }
+  end
+  st.stop_budget = require("vmlua.sandbox.stop").budget(plan.stop, plan.processes)
+  return st
 end
 
 function M.new(sb, plan, opts)
   opts = opts or {}
   local rt = setmetatable({
-    sandbox = sb, plan = plan, id = plan.id, dir = plan.dir, kind = sb.kind, args = sb.args,
-    shares = {}, procs = {}, started = core.monotonic(), opts = opts,
-    state = {
-      id = plan.id, hypervisor = sb.kind, recipe = sb.recipe, args = sb.args, dir = plan.dir,
-      created = core.time(), status = "new", processes = {}, sockets = plan.sockets,
-      serial_log = plan.serial_log, control_socket = plan.control_socket,
-      stop_policy = {},
-    },
+    sandbox = sb, plan = plan, driver = plan.driver, id = plan.id, dir = plan.dir, kind = sb.kind,
+    args = sb.args, shares = {}, procs = {}, started = core.monotonic(), opts = opts,
+    state = initial_state(sb, plan),
   }, Runtime)
   for i, s in ipairs(sb.shares) do rt.shares[i] = { tag = s.tag, source = sb:resolve(s.source) } end
-  for i, s in ipairs(plan.stop) do
-    rt.state.stop_policy[i] = { step = s.fn and "function" or s.name, name = s.name, grace = s.grace }
-  end
   local show = opts.progress
   if show == nil then show = core.isatty(2) end
   rt.show_progress = show
@@ -70,7 +62,8 @@ function Runtime:log(level, msg, fields)
   core.log.write(level, msg, fields)
 end
 
---- Record a transition (or just new fields) in state.json.
+--- Record a transition (or just new fields) in state.json. Returns true, or
+-- nil and the message (also logged).
 function Runtime:save(status, fields)
   local st = self.state
   if status then st.status = status end
@@ -82,17 +75,13 @@ function Runtime:save(status, fields)
   return ok, err
 end
 
-local function stdio_file(path)
-  return { file = path, append = true }
-end
-
 --- Start one process of the plan; its stdout and stderr go to its log.
 function Runtime:spawn(p)
   local env = {}
   for k, v in pairs(p.env or {}) do env[k] = v end
   local proc, err, errno = core.spawn {
     argv = p.argv, env = env, cwd = p.cwd, stdin = "null",
-    stdout = stdio_file(p.log), stderr = "stdout", fds = p.fds, setsid = true,
+    stdout = { file = p.log, append = true }, stderr = "stdout", fds = p.fds, setsid = true,
   }
   if not proc then return nil, err, errno end
   self.procs[p.name] = { proc = proc, spec = p }
@@ -120,26 +109,37 @@ end
 
 --- A human description of how a process ended, with its log tail.
 function Runtime.describe_exit(_, name, ev, log)
-  local how = ev.how == "killed" and ("was killed by " .. core.signal_name(ev.code))
-              or ("exited with status " .. tostring(ev.code))
-  local msg = string.format("%s %s", name, how)
-  local tail = M.tail(log, 20)
-  if tail ~= "" then msg = msg .. "\n--- " .. name .. " output (last lines) ---\n" .. tail end
-  return msg
+  return exits.describe(name, ev, log)
 end
 
---- A QMP client on the control socket (QEMU sandboxes). Connections are
--- short-lived: QEMU serves one QMP client at a time, so `vmlua qmp` must be
--- able to get in while the supervisor runs. Close it with :close().
+--- A client on the control socket, as the driver makes it (QMP for QEMU,
+-- REST for cloud-hypervisor). Close it when done: QEMU serves one QMP
+-- client at a time, so `vmlua qmp` must be able to get in while the
+-- supervisor runs.
+function Runtime:control(timeout)
+  if not self.plan.control_socket then
+    return nil, string.format("sandbox '%s' has no usable control socket", self.id)
+  end
+  return self.driver.connect(self.plan.control_socket, timeout or self.sandbox.timeouts.api)
+end
+
+-- The control client when the driver speaks `protocol`, else nil, message.
+local function client_speaking(rt, protocol, timeout)
+  if rt.driver.control.protocol ~= protocol then
+    return nil, string.format("%s: sandbox '%s' runs %s, whose control socket speaks %s", protocol, rt.id,
+                              rt.driver.title, rt.driver.control.label)
+  end
+  return rt:control(timeout)
+end
+
+--- A QMP client (sandboxes whose driver speaks QMP: QEMU).
 function Runtime:qmp(timeout)
-  if self.kind ~= "qemu" then return nil, "qmp: sandbox '" .. self.id .. "' is not a QEMU sandbox" end
-  return require("vmlua.qmp").connect(self.plan.control_socket, { timeout = timeout or self.sandbox.timeouts.api })
+  return client_speaking(self, "qmp", timeout)
 end
 
---- A cloud-hypervisor REST client on the API socket.
+--- A REST client (sandboxes whose driver speaks the REST API: cloud-hypervisor).
 function Runtime:api(timeout)
-  if self.kind ~= "clh" then return nil, "api: sandbox '" .. self.id .. "' is not a cloud-hypervisor sandbox" end
-  return require("vmlua.chapi").new(self.plan.control_socket, { timeout = timeout or self.sandbox.timeouts.api })
+  return client_speaking(self, "api", timeout)
 end
 
 --- Ask the supervisor to run the stop policy (from a hook).
@@ -148,7 +148,7 @@ function Runtime:stop()
 end
 
 function Runtime:serial_tail(n)
-  return M.tail(self.plan.serial_log, n or 20)
+  return logs.tail(self.plan.serial_log, n or 20)
 end
 
 --- A recipe-relative path made absolute.
@@ -169,33 +169,30 @@ function Runtime:hook(name, ...)
 end
 
 --- A runtime rebuilt from a state file, for `vmlua stop` when the
--- supervisor is gone: the recorded processes are attached (pid + start
--- time, so a reused pid is never signalled) and `steps` is the stop policy.
-function M.from_state(st, store, steps)
+-- supervisor is gone: `procs` are the processes found still running
+-- (attached handles, checked by the caller), `steps` the stop policy.
+-- Nothing of the recipe is loaded.
+function M.from_state(st, ctx)
   local plan = {
-    id = st.id, dir = st.dir, kind = st.hypervisor, run_dir = store.dir, sockets = st.sockets or {},
-    serial_log = st.serial_log, control_socket = st.control_socket, stop = steps, processes = {},
+    id = st.id, dir = ctx.dir, kind = st.hypervisor, driver = ctx.driver, run_dir = ctx.store.dir,
+    sockets = ctx.sockets, serial_log = st.serial_log, control_socket = ctx.control_socket,
+    stop = ctx.steps, processes = {},
   }
   local rt = setmetatable({
-    plan = plan, id = st.id, dir = st.dir, kind = st.hypervisor, procs = {}, state = st, store = store,
-    started = core.monotonic(), opts = {}, shares = {}, args = st.args or {},
-    sandbox = { timeouts = { api = 5 }, hooks = {}, steps = {} },
+    plan = plan, driver = ctx.driver, id = st.id, dir = ctx.dir, kind = st.hypervisor, procs = {}, state = st,
+    store = ctx.store, started = core.monotonic(), opts = {}, shares = {}, args = st.args or {},
+    sandbox = { timeouts = { api = ctx.api_timeout }, hooks = {}, steps = {} },
     show_progress = core.isatty(2),
   }, Runtime)
-  local names = {}
-  for name in pairs(st.processes or {}) do names[#names + 1] = name end
-  table.sort(names)
-  for _, name in ipairs(names) do
-    local p = st.processes[name]
-    local proc = p.pid and p.start_time and core.proc.alive(p.pid, p.start_time)
-                 and core.proc.attach(p.pid, p.start_time)
-    local spec = { name = name, role = p.role, log = p.log, argv = p.argv, stop = { signal = "SIGTERM", grace = 5 } }
+  for _, p in ipairs(ctx.processes) do
+    local spec = { name = p.name, role = p.role, log = p.log, argv = p.argv,
+                   stop = { signal = "SIGTERM", grace = ctx.helper_grace } }
     if p.role == "hypervisor" then
       plan.hypervisor = spec
-      if proc then rt.hv, rt.pid = proc, p.pid end
+      if p.proc then rt.hv, rt.pid = p.proc, p.pid end
     else
       plan.processes[#plan.processes + 1] = spec
-      if proc then rt.procs[name] = { proc = proc, spec = spec } end
+      if p.proc then rt.procs[p.name] = { proc = p.proc, spec = spec } end
     end
   end
   return rt

@@ -3,49 +3,32 @@
 -- policy says, nothing is left running: a hypervisor still alive after the
 -- last step is killed, then the helpers are stopped and the sockets removed.
 --
--- Steps: powerdown (QMP system_powerdown / cloud-hypervisor vm.power-button),
--- shutdown (cloud-hypervisor vmm.shutdown), quit (QMP quit), term (SIGTERM),
--- kill (SIGKILL), or a Lua function(sb, step).
+-- Steps: term (SIGTERM), kill (SIGKILL), the driver's own (`driver.actions`:
+-- powerdown, quit, shutdown, ...) or a Lua function(sb, step).
 local core = require "vmlua.core"
 local probes = require "vmlua.sandbox.probes"
+local sandbox = require "vmlua.sandbox"
 
 local M = {}
 
-local actions = {}
+local generic = {}
 
-function actions.powerdown(rt)
-  if rt.kind == "qemu" then
-    local c, err = rt:qmp(2)
-    if not c then return nil, err end
-    local ok, qerr = c:execute("system_powerdown")
-    c:close()
-    return ok ~= nil, qerr
-  end
-  local ok, err = rt:api():power_button()
-  return ok ~= nil, err
-end
-
-function actions.shutdown(rt)
-  if rt.kind ~= "clh" then return nil, "shutdown is a cloud-hypervisor step (vmm.shutdown)" end
-  local ok, err = rt:api():vmm_shutdown()
-  return ok ~= nil, err
-end
-
-function actions.quit(rt)
-  if rt.kind ~= "qemu" then return nil, "quit is a QEMU step (QMP quit)" end
-  local c, err = rt:qmp(2)
-  if not c then return nil, err end
-  local ok, qerr = c:quit() -- QEMU closing before it answers counts as success
-  c:close()
-  return ok ~= nil, qerr
-end
-
-function actions.term(rt)
+function generic.term(rt)
   return rt.hv:signal("SIGTERM")
 end
 
-function actions.kill(rt)
+function generic.kill(rt)
   return rt.hv:signal("SIGKILL")
+end
+
+-- Run one named step: true, or nil and why it was not possible.
+local function run_action(rt, name)
+  local fn = generic[name] or rt.driver.actions[name]
+  if not fn then
+    return nil, string.format("%s is not a %s stop step (it has %s)", name, rt.driver.title,
+                              table.concat(sandbox.stop_steps(rt.driver), ", "))
+  end
+  return fn(rt)
 end
 
 local function exit_fields(how, code)
@@ -95,7 +78,7 @@ function M.stop_hypervisor(rt, steps, opts)
       local pok, res, perr = pcall(step.fn, rt, step)
       ok, err = pok and res ~= false and res ~= nil, pok and perr or res
     else
-      ok, err = actions[step.name](rt)
+      ok, err = run_action(rt, step.name)
     end
     if not ok then
       rt:progress("stop: %s not possible: %s", step.name, tostring(err))
@@ -116,7 +99,7 @@ function M.stop_hypervisor(rt, steps, opts)
     -- Nothing is ever left running, whatever the policy said.
     rt.hv:signal("SIGKILL")
     local st = core.monotonic()
-    local how2, code2 = rt.hv:wait(10)
+    local how2, code2 = rt.hv:wait(sandbox.DEFAULTS.kill_wait)
     if how2 then rt.state.exit_noticed_mono = core.monotonic() end
     result.step, result.seconds = "kill", core.monotonic() - st
     result.exit = exit_fields(how2 or "killed", code2 or 9)
@@ -135,7 +118,8 @@ function M.stop_helpers(rt)
     local p = rt.plan.processes[i]
     local e = rt.procs[p.name]
     if e and p.role ~= "hypervisor" then
-      local how, code, secs = e.proc:terminate { grace = p.stop and p.stop.grace or 5, group = true,
+      local grace = p.stop and p.stop.grace or sandbox.DEFAULTS.stop_grace
+      local how, code, secs = e.proc:terminate { grace = grace, group = true,
                                                  signal = p.stop and p.stop.signal or "SIGTERM" }
       out[p.name] = { how = how, code = code, seconds = secs }
       rt.state.processes[p.name].exit = out[p.name]
@@ -159,10 +143,27 @@ end
 
 --- Once the hypervisor has ended: what it forked and left behind (its
 -- process group), the helpers, the sockets.
+M.GROUP_GRACE = 1
+
 function M.stop_rest(rt)
-  if rt.hv then rt.hv:terminate { grace = 1, group = true } end
+  if rt.hv then rt.hv:terminate { grace = M.GROUP_GRACE, group = true } end
   M.stop_helpers(rt)
   M.remove_sockets(rt)
+end
+
+--- How long a whole stop may take, in seconds: `policy` with the stop
+-- policy's steps, `forced` when it skips to kill. Each is every step's grace,
+-- the wait after SIGKILL, then each helper's grace and the hypervisor's
+-- process group (what `run` below does, step by step). `vmlua stop` waits
+-- this long for a supervisor before it forces the stop.
+function M.budget(steps, processes)
+  local rest = sandbox.DEFAULTS.kill_wait + M.GROUP_GRACE
+  for _, p in ipairs(processes) do
+    if p.role ~= "hypervisor" then rest = rest + (p.stop and p.stop.grace or sandbox.DEFAULTS.stop_grace) end
+  end
+  local policy = rest
+  for _, s in ipairs(steps) do policy = policy + s.grace end
+  return { policy = policy, forced = rest }
 end
 
 --- The whole stop: policy on the hypervisor, helpers, sockets, state.

@@ -7,10 +7,10 @@
 --   * SIGHUP: logged and ignored
 local core = require "vmlua.core"
 local stop = require "vmlua.sandbox.stop"
+local exits = require "vmlua.sandbox.exits"
+local signals = require "vmlua.sandbox.signals"
 
 local M = {}
-
-M.SIGNALS = { "SIGINT", "SIGTERM", "SIGUSR1", "SIGHUP" }
 
 --- When a helper exits, how long to wait for the hypervisor to exit too
 -- before calling it a helper failure: a guest that powers off makes QEMU
@@ -24,16 +24,14 @@ local function finish_stop(rt, opts, why)
   rt:hook("on_exit", res.exit)
   if rt.hook_error then return 1, rt.hook_error end
   if clean then return 0 end
-  local e = res.exit or {}
-  return 1, string.format("the hypervisor %s after the stop policy (step %s)",
-                          e.how == "killed" and ("was killed by " .. core.signal_name(e.code))
-                          or ("exited with status " .. tostring(e.code)), tostring(res.step))
+  return 1, string.format("the hypervisor %s after the stop policy (step %s)", exits.how(res.exit),
+                          tostring(res.step))
 end
 
 local function hypervisor_exited(rt, ev)
   rt.state.exit_noticed_mono = rt.state.exit_noticed_mono or core.monotonic()
-  local clean = ev.how == "exited" and ev.code == 0
-  rt:progress("hypervisor %s", clean and "shut down" or rt:describe_exit("hypervisor", ev, nil))
+  local clean = exits.clean(ev)
+  rt:progress("hypervisor %s", clean and "shut down" or exits.how(ev))
   stop.stop_rest(rt)
   local exit = { how = ev.how, code = ev.code }
   if clean then
@@ -41,7 +39,7 @@ local function hypervisor_exited(rt, ev)
     rt:hook("on_exit", exit)
     return 0
   end
-  local msg = rt:describe_exit("the hypervisor", ev, rt.plan.hypervisor.log)
+  local msg = exits.describe("the hypervisor", ev, rt.plan.hypervisor.log)
   rt:save("failed", { exit = exit, error = msg, failed_at = core.time() })
   rt:hook("on_exit", exit)
   rt:hook("on_failure", msg)
@@ -52,7 +50,7 @@ local function helper_exited(rt, name, ev)
   local i, hev = core.wait({ { exit = rt.hv } }, M.HELPER_EXIT_GRACE)
   if i then return hypervisor_exited(rt, hev) end
   local log = rt.procs[name] and rt.procs[name].spec.log
-  local msg = rt:describe_exit(name, ev, log)
+  local msg = exits.describe(name, ev, log)
   rt.state.processes[name].exit = { how = ev.how, code = ev.code }
   local fn = rt.sandbox.hooks.on_helper_exit
   if fn then
@@ -82,7 +80,7 @@ function M.run(rt)
         names[#conds] = w.name
       end
     end
-    conds[#conds + 1] = { signal = M.SIGNALS }
+    conds[#conds + 1] = { signal = signals.SUPERVISED }
     local i, ev = core.wait(conds)
     if i == nil then
       rt:log("error", "wait failed: " .. tostring(ev))
@@ -93,9 +91,9 @@ function M.run(rt)
     elseif i < #conds then
       local code, msg = helper_exited(rt, names[i], ev)
       if code then return code, msg end
-    elseif ev.signal == "SIGHUP" then
+    elseif ev.signal == signals.HANGUP then
       rt:log("info", "SIGHUP ignored")
-    elseif ev.signal == "SIGUSR1" then
+    elseif ev.signal == signals.FORCE then
       return finish_stop(rt, { force = true }, "forced")
     else
       return finish_stop(rt, nil, ev.signal)

@@ -1,0 +1,111 @@
+-- The builder contract (docs/drivers.md), tested once against each builder:
+-- the fields live in cfg.fields; cfg.hypervisor names the driver; setters
+-- return true, or nil and a message for a value the config cannot take, and
+-- raise only for an argument of the wrong type; a failed setter changes
+-- nothing; copies are independent.
+local qemu = require "vmlua.qemu"
+local clh = require "vmlua.clh"
+local drivers = require "vmlua.driver"
+
+local BUILDERS = {
+  {
+    name = "qemu",
+    make = function() return qemu.config { memory = { size = "256M" }, kernel = { path = "/k/vmlinux" } } end,
+    field = "memory",
+    kernel_field = "kernel.path",
+  },
+  {
+    name = "clh",
+    make = function() return clh.config { memory = { size = "256M" }, kernel = "/k/vmlinux" } end,
+    field = "memory",
+    kernel_field = "kernel",
+  },
+}
+
+local function has(argv, text)
+  return table.concat(argv, " "):find(text, 1, true) ~= nil
+end
+
+for _, B in ipairs(BUILDERS) do
+  describe("the builder contract: " .. B.name, function()
+    it("names its driver, keeps the recipe's table in fields, validates", function()
+      local cfg = B.make()
+      assert.are.equal(B.name, cfg.hypervisor)
+      assert.are.equal(B.name, assert(drivers.of(cfg)).name)
+      assert.are.equal("table", type(cfg.fields))
+      assert.is_not_nil(cfg.fields[B.field])
+      assert.is_true(cfg:validate())
+      assert.are.equal("string", type(cfg:binary()))
+      assert.are.equal(cfg:binary(), cfg:argv()[1])
+      assert.are.same({}, cfg:fds())
+    end)
+
+    it("control socket: nil until set; set returns true; a second path is refused or replaced", function()
+      local cfg = B.make()
+      assert.is_nil(cfg:control_socket())
+      assert.is_true(cfg:set_control_socket("/run/x/ctl.sock"))
+      assert.are.equal("/run/x/ctl.sock", cfg:control_socket())
+      assert.truthy(has(cfg:argv(), "/run/x/ctl.sock"))
+      local entries = cfg:socket_entries()
+      assert.are.equal("/run/x/ctl.sock", entries[1].path)
+      assert.are.same({ "/run/x/ctl.sock" }, cfg:socket_paths())
+    end)
+
+    it("serial file: set returns true and the argv writes the console there", function()
+      local cfg = B.make()
+      assert.is_nil(cfg:serial_file())
+      assert.is_true(cfg:set_serial_file("/run/x/serial.log"))
+      assert.are.equal("/run/x/serial.log", cfg:serial_file())
+      assert.truthy(has(cfg:argv(), "/run/x/serial.log"))
+    end)
+
+    it("add_share: true, shared memory and the device; a duplicate tag is nil, message and changes nothing", function()
+      local cfg = B.make()
+      assert.is_true(cfg:add_share { tag = "vmlua", socket = "/run/x/vfs1.sock" })
+      local argv = cfg:argv()
+      assert.truthy(has(argv, "/run/x/vfs1.sock"))
+      assert.truthy(has(argv, "share=on") or has(argv, "shared=on"), table.concat(argv, " "))
+      local before = table.concat(cfg:argv(), " ")
+      local ok, err = cfg:add_share { tag = "vmlua", socket = "/run/x/vfs2.sock" }
+      assert.is_nil(ok)
+      assert.truthy(err:find("^add_share: .*vmlua"), err)
+      assert.are.equal(before, table.concat(cfg:argv(), " "))
+    end)
+
+    it("setters raise at the caller for an argument of the wrong type", function()
+      local cfg = B.make()
+      for _, call in ipairs {
+        function() local r = cfg:set_control_socket(42); return r end,
+        function() local r = cfg:set_serial_file({}); return r end,
+        function() local r = cfg:add_share("vmlua"); return r end,
+      } do
+        local line = debug.getinfo(call, "S").linedefined
+        local ok, err = pcall(call)
+        assert.is_false(ok)
+        assert.truthy(err:find("builder_contract_spec.lua:" .. line .. ":", 1, true), err)
+      end
+    end)
+
+    it("setters return nil and a message for a value the config cannot take", function()
+      local cfg = B.make()
+      local ok, err = cfg:set_control_socket("")
+      assert.is_nil(ok)
+      assert.truthy(err:find("^set_control_socket: .*must not be empty"), err)
+      assert.is_nil(cfg:control_socket())
+    end)
+
+    it("kernel_files names the kernel with its field", function()
+      local files = B.make():kernel_files()
+      assert.are.same({ field = B.kernel_field, path = "/k/vmlinux" }, files[1])
+    end)
+
+    it("copy is deep: a change to the copy leaves the original alone", function()
+      local cfg = B.make()
+      local c = cfg:copy()
+      assert.are.equal(B.name, c.hypervisor)
+      assert.is_true(c:set_serial_file("/run/x/copy.log"))
+      assert.is_nil(cfg:serial_file())
+      assert.are_not.equal(cfg.fields, c.fields)
+    end)
+  end)
+end
