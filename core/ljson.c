@@ -60,42 +60,12 @@ void vl_json_box_clear(struct json_object **slot)
 	*slot = NULL;
 }
 
-/* ---- UTF-8 --------------------------------------------------------------- */
-
-/* Length of the valid UTF-8 sequence at p (1-4), or 0 if it is not one
- * (overlong forms, surrogates and code points over U+10FFFF are invalid). */
-static size_t utf8_seq(const unsigned char *p, size_t left)
-{
-	unsigned c = p[0];
-	size_t n;
-	unsigned cp, min;
-
-	if (c < 0x80)
-		return 1;
-	if (c >= 0xc2 && c <= 0xdf)
-		n = 2, cp = c & 0x1f, min = 0x80;
-	else if (c >= 0xe0 && c <= 0xef)
-		n = 3, cp = c & 0x0f, min = 0x800;
-	else if (c >= 0xf0 && c <= 0xf4)
-		n = 4, cp = c & 0x07, min = 0x10000;
-	else
-		return 0;
-	if (left < n)
-		return 0;
-	for (size_t i = 1; i < n; i++) {
-		if ((p[i] & 0xc0) != 0x80)
-			return 0;
-		cp = (cp << 6) | (p[i] & 0x3f);
-	}
-	if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-		return 0;
-	return n;
-}
+/* ---- UTF-8 (vl_utf8_seq, jsontext.c) ------------------------------------- */
 
 static int utf8_valid(const char *s, size_t len)
 {
 	for (size_t i = 0, n; i < len; i += n)
-		if ((n = utf8_seq((const unsigned char *)s + i, len - i)) == 0)
+		if ((n = vl_utf8_seq((const unsigned char *)s + i, len - i)) == 0)
 			return 0;
 	return 1;
 }
@@ -107,7 +77,7 @@ static const char *push_utf8_repaired(lua_State *L, const char *s, size_t len, s
 
 	luaL_buffinit(L, &b);
 	for (size_t i = 0, n; i < len; i += n) {
-		n = utf8_seq((const unsigned char *)s + i, len - i);
+		n = vl_utf8_seq((const unsigned char *)s + i, len - i);
 		if (n == 0) {
 			luaL_addstring(&b, "\xef\xbf\xbd");
 			n = 1;

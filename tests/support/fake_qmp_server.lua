@@ -18,6 +18,7 @@
 -- server covers every case QEMU will not produce on demand:
 --   echo {..}             returns its arguments
 --   fail                  an error reply (GenericError "it failed")
+--   fail-as {class}       an error reply of that class
 --   noid                  a reply without "id"
 --   garbage               three lines that are no replies, then the reply
 --   big {size}            returns a string of `size` bytes (one line)
@@ -135,6 +136,7 @@ local function serve(s)
         end
       elseif cmd == "echo" then send(reply(id, args))
       elseif cmd == "fail" then send(error_reply(id, "GenericError", "it failed"))
+      elseif cmd == "fail-as" then send(error_reply(id, args.class, "it failed"))
       elseif cmd == "noid" then send(reply(nil, { noid = true }))
       elseif cmd == "garbage" then
         send("this is not JSON")

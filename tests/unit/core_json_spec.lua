@@ -221,6 +221,22 @@ describe("core.json.decode", function()
     assert.same({ "\0" }, json.decode('["\\u0000"]'))
   end)
 
+  it("refuses what is not UTF-8 as encode does, which json-c lets through (found by fuzzing)", function()
+    -- decode accepted, and encode then refused, the same text
+    for _, bad in ipairs {
+      '"\xC1\xA9"',          -- an overlong 'i'
+      '"\xE0\x80\xAF"',      -- an overlong '/'
+      '"\xED\xA0\x80"',      -- a surrogate as bytes
+      '"\xF4\x90\x80\x80"',  -- past U+10FFFF
+      '"ab\xC0\x80"',         -- an overlong NUL
+    } do
+      local v, err = json.decode(bad)
+      assert.is_nil(v, bad)
+      assert.matches("^json: invalid utf%-8 string at offset %d+$", err)
+    end
+    assert.equal("\u{10FFFF}\u{FFFD}", json.decode('"\u{10FFFF}\\ud800"'))
+  end)
+
   it("raises for a non-string argument", function()
     assert.has_error(function() json.decode({}) end)
     assert.has_error(function() json.decode() end)

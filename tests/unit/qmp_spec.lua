@@ -149,6 +149,17 @@ describe("qmp client:execute", function()
     assert.same({ x = 1 }, c:execute("echo", { x = 1 }))
   end)
 
+  it("takes an error class only if it looks like QEMU's (found by fuzzing)", function()
+    -- a server could otherwise answer with class "timeout" or "disconnected"
+    local c = assert(connect(path))
+    for _, class in ipairs { "timeout", "disconnected", "Generic&rror", "", "x y" } do
+      assert.same({ nil, "QMP error GenericError: it failed", "GenericError" },
+        { c:execute("fail-as", { class = class }) })
+    end
+    assert.same({ nil, "QMP error DeviceNotFound: it failed", "DeviceNotFound" },
+      { c:execute("fail-as", { class = "DeviceNotFound" }) })
+  end)
+
   it("skips garbage lines between replies", function()
     local c = assert(connect(path))
     assert.same({ after_garbage = true }, c:execute("garbage"))

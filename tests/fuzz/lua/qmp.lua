@@ -9,7 +9,7 @@ local CLASSES = { timeout = true, disconnected = true }
 
 local function check_failure(res, err, class)
   assert(res == nil and type(err) == "string" and type(class) == "string", "a failure is nil, message, class")
-  assert(CLASSES[class] or class:match("^%w+$"), "class " .. class)
+  assert(CLASSES[class] or class:match("^%u%w*$"), "a QEMU-like class or the transport's: " .. class)
 end
 
 local function check_event(ev)
