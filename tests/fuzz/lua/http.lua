@@ -2,6 +2,8 @@
 -- headers, interim 1xx responses, bodies framed by chunked encoding,
 -- Content-Length or the close), and vmlua.chapi turning it into a result.
 -- The input is the server's whole reply.
+-- cloud-hypervisor replies are short:
+-- fuzz-options: -max_len=4096
 local http = require "vmlua.http"
 local chapi = require "vmlua.chapi"
 local peer = require "support.peer"

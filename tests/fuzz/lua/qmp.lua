@@ -2,6 +2,8 @@
 -- replies, events, garbage), through the core Socket's line reader. The
 -- input is the whole byte stream from the server; the client connects,
 -- runs a command, takes the events and waits for one.
+-- QMP messages are short but for a few replies:
+-- fuzz-options: -max_len=4096
 local qmp = require "vmlua.qmp"
 local peer = require "support.peer"
 
