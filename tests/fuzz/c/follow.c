@@ -12,7 +12,9 @@
  * target 100 times slower. Each input starts by replacing the file with an
  * empty one and reading until the follower has moved to it.
  *
- * fuzz-options: -max_len=1024
+ * Each operation touches the file system: inputs of a few dozen operations
+ * reach all of the follower's paths and keep the target fast.
+ * fuzz-options: -max_len=128
  */
 #include <errno.h>
 #include <fcntl.h>
