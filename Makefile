@@ -187,8 +187,7 @@ fuzz: $(FUZZ_TARGETS:%=$(F)/%)
 
 # Keep what the runs found that adds coverage in the corpus under tests/.
 fuzz-merge: $(FUZZ_TARGETS:%=$(F)/%)
-	for t in $(FUZZ_TARGETS); do mkdir -p tests/fuzz/corpus/$$t && \
-	  $(F)/$$t -merge=1 -max_len=$(FUZZ_MAX_LEN) tests/fuzz/corpus/$$t $(F)/corpus/$$t || exit 1; done
+	tests/fuzz/run --merge $(F) $(FUZZ_TARGETS)
 
 $(B)/obj $(A)/obj $(B)/lib/vmlua $(A)/lib/vmlua $(B)/ctests.d $(A)/ctests.d $(B)/fakes.d $(A)/fakes.d \
 $(B)/bench.d $(A)/bench.d $(F)/obj:
