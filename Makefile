@@ -30,10 +30,12 @@ CFLAGS     ?= -O2 -g
 LIBFLAG    ?= -shared
 
 PKGS       := lua5.4 json-c libbsd-overlay
-PKG_CFLAGS := $(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null)
-PKG_LIBS   := $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null)
+# Recursive (=), so pkg-config runs when a compile needs it, not when make
+# parses this file: `make deps demo` installs the -dev packages first.
+PKG_CFLAGS  = $(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS    = $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null)
 # The module links json-c and libbsd but not liblua: the host provides Lua.
-MOD_LIBS   := $(shell $(PKG_CONFIG) --libs json-c libbsd 2>/dev/null)
+MOD_LIBS    = $(shell $(PKG_CONFIG) --libs json-c libbsd 2>/dev/null)
 
 LUA_INCDIR ?=
 ifneq ($(LUA_INCDIR),)
@@ -43,7 +45,7 @@ endif
 WARN       := -std=c11 -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
               -Wmissing-prototypes -Wformat=2 -Wno-format-nonliteral
 DEFS       := -D_GNU_SOURCE -DVMLUA_VERSION='"$(VERSION)"'
-ALL_CFLAGS := $(WARN) $(DEFS) -fPIC $(CFLAGS) $(PKG_CFLAGS)
+ALL_CFLAGS  = $(WARN) $(DEFS) -fPIC $(CFLAGS) $(PKG_CFLAGS)
 
 SAN_FLAGS  := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 
@@ -56,7 +58,7 @@ CORE_HDR   := $(wildcard core/*.h)
 # that includes <lua.h> or calls into Lua does not build.
 BIND_SRC   := $(filter-out core/linebuf.c,$(filter core/l%.c,$(CORE_SRC)))
 LUAFREE_SRC := $(filter-out $(BIND_SRC),$(CORE_SRC))
-NOLUA_CFLAGS := $(WARN) $(DEFS) -fPIC $(CFLAGS) $(shell $(PKG_CONFIG) --cflags json-c libbsd-overlay 2>/dev/null)
+NOLUA_CFLAGS = $(WARN) $(DEFS) -fPIC $(CFLAGS) $(shell $(PKG_CONFIG) --cflags json-c libbsd-overlay 2>/dev/null)
 CTEST_SRC  := $(sort $(wildcard tests/c/test_*.c))
 # Fuzz targets (see "fuzzing" below): each also replays as a C test.
 FUZZ_C     := $(basename $(notdir $(wildcard tests/fuzz/c/*.c)))

@@ -32,8 +32,13 @@ local greeting = share .. "/hello-from-guest.txt"
 local m0 = core.monotonic()
 assert(core.fs.mkdir(share, tonumber("755", 8)))
 
-local function recipe_args(id)
-  return { "--set", "id=" .. id, "--set", "keep=1", "--set", "share=" .. share, "--set", "guest=" .. B.guest }
+local function recipe_args(id, net)
+  local a = { "--set", "id=" .. id, "--set", "keep=1", "--set", "share=" .. share, "--set", "guest=" .. B.guest }
+  if net then
+    for _, x in ipairs { "--set", "net=user", "--set", "port=" .. net.port } do a[#a + 1] = x end
+    if net.kernel_ip then a[#a + 1] = "--set"; a[#a + 1] = "kernel_ip=1" end
+  end
+  return a
 end
 
 local MARKER = "VMLUA-GUEST-READY"
@@ -59,12 +64,12 @@ local function watch(serial, done, timeout)
   end
 end
 
-local function vmlua_side(id)
+local function vmlua_side(id, net)
   local store = assert(core.state.open(run))
   local dir = assert(store:dir_of(id)) -- exists, so that the serial log can be followed
   store:close()
   local argv = { B.vmlua, "run", "--detach", recipe }
-  for _, a in ipairs(recipe_args(id)) do argv[#argv + 1] = a end
+  for _, a in ipairs(recipe_args(id, net)) do argv[#argv + 1] = a end
   local h = B.start(argv, { env = venv })
   -- t_done: when its exit was seen, before watch() closes its follower
   -- (which can take a while: an RCU grace period)
@@ -122,10 +127,17 @@ local function shell_side(id)
   return { up = t1 - t0, down = t3 - t2, boot = t_marker - t0, after = t1 - t_marker }
 end
 
-local v, sh = {}, {}
+-- Four sides per iteration, rotating which goes first: vmlua, the shell,
+-- and vmlua with a user-mode network (a virtio-net NIC on slirp with one
+-- forward), the guest kit taking its address by DHCP before its marker, or
+-- from the kernel command line (network.kernel_ip).
+local NET_PORT = 20000 + core.getpid() % 20000
+local v, sh, vn, vk = {}, {}, {}, {}
 for i = 1, o.runs do
-  if i % 2 == 1 then v[i] = vmlua_side("g" .. i); sh[i] = shell_side("b" .. i)
-  else sh[i] = shell_side("b" .. i); v[i] = vmlua_side("g" .. i) end
+  local sides = { function() v[i] = vmlua_side("g" .. i) end, function() sh[i] = shell_side("b" .. i) end,
+                  function() vn[i] = vmlua_side("n" .. i, { port = NET_PORT }) end,
+                  function() vk[i] = vmlua_side("k" .. i, { port = NET_PORT, kernel_ip = true }) end }
+  for k = 0, 3 do sides[(i + k - 1) % 4 + 1]() end
 end
 
 local function col(list, f) local t = {} for i, x in ipairs(list) do t[i] = x[f] end return t end
@@ -148,6 +160,26 @@ B.table({ "launcher", "launch → ready", "launch → marker", "marker → ready
     { B.ratios(col(v, "boot"), col(sh, "boot")), "x", name = "ratio guest launch->marker vmlua/shell" },
     { B.ratios(col(v, "after"), col(sh, "after")), "x", name = "ratio guest marker->ready vmlua/shell" },
     { B.ratios(col(v, "down"), col(sh, "down")), "x", name = "ratio guest stop vmlua/shell" } },
+})
+
+B.section(string.format("Real guest with a user-mode network: qemu-demo --set net=user (%d runs)", o.runs),
+          "Median (min–max). The same runs as above, interleaved: vmlua with and without " ..
+          "`network = { mode = \"user\", forward = { \"tcp:127.0.0.1:PORT-:22\" } }` " ..
+          "(QEMU's slirp on a virtio-net), the guest kit taking its address by DHCP (busybox udhcpc) " ..
+          "or from the kernel's ip= parameter (`kernel_ip = true`) before its marker.")
+B.table({ "vmlua run --detach", "launch → ready", "launch → marker" }, {
+  { "no network", { col(v, "up"), "s", name = "vmlua guest launch, no network" },
+    { col(v, "boot"), "s", name = "vmlua guest launch->marker, no network" } },
+  { "user-mode network, address by DHCP", { col(vn, "up"), "s", name = "vmlua guest launch, user network, DHCP" },
+    { col(vn, "boot"), "s", name = "vmlua guest launch->marker, user network, DHCP" } },
+  { "user-mode network, address from ip=", { col(vk, "up"), "s", name = "vmlua guest launch, user network, ip=" },
+    { col(vk, "boot"), "s", name = "vmlua guest launch->marker, user network, ip=" } },
+  { "**ratio DHCP / no network**", { B.ratios(col(vn, "up"), col(v, "up")), "x",
+                                     name = "ratio guest launch user DHCP/none" },
+    { B.ratios(col(vn, "boot"), col(v, "boot")), "x", name = "ratio guest launch->marker user DHCP/none" } },
+  { "**ratio ip= / no network**", { B.ratios(col(vk, "up"), col(v, "up")), "x",
+                                    name = "ratio guest launch user ip=/none" },
+    { B.ratios(col(vk, "boot"), col(v, "boot")), "x", name = "ratio guest launch->marker user ip=/none" } },
 })
 
 B.assert_no_strays(tmp)

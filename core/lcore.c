@@ -12,6 +12,7 @@
 static void (*const parts[])(lua_State *L) = {
 	vl_open_signal, vl_open_process, vl_open_stream, vl_open_wait, vl_open_daemon,
 	vl_open_socket, vl_open_json, vl_open_state, vl_open_paths, vl_open_misc, vl_open_log,
+	vl_open_net,
 };
 
 int luaopen_vmlua_core(lua_State *L)

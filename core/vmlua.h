@@ -38,6 +38,7 @@ void vl_open_state(lua_State *L);	/* state.*                      (lstate.c)   *
 void vl_open_paths(lua_State *L);	/* paths.*                      (lpaths.c)   */
 void vl_open_misc(lua_State *L);	/* clock, sd_notify, fs.*, ...  (lmisc.c)    */
 void vl_open_log(lua_State *L);		/* log.*                        (llog.c)     */
+void vl_open_net(lua_State *L);		/* net.*: taps, links, addresses (lnet.c)    */
 
 /* ---- results (lutil.c) --------------------------------------------------- */
 /* Push fail, "<formatted>: strerror(err)", err; returns 3. */

@@ -7,7 +7,8 @@
 --     --set id=b1 --set delay=100 --set ready_file=/tmp/bound
 --
 -- Readiness is the socket accepting connections; the stop policy is SIGTERM,
--- then SIGKILL.
+-- then SIGKILL. With --set disk=IMAGE the sandbox has a disk through a
+-- qcow2 overlay vmlua creates before the start (the fake ignores -drive).
 local vmlua = require "vmlua"
 local qemu = require "vmlua.qemu"
 local a = vmlua.args
@@ -26,6 +27,7 @@ return vmlua.sandbox {
     machine = { type = "q35" },
     extra_params = extra,
   },
+  disks = a.disk and { { image = a.disk, overlay = true } } or nil,
   ready = { socket = "qmp.sock", timeout = 10 },
   stop = { "term", "kill", grace = 2 },
 }

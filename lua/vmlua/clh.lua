@@ -132,6 +132,9 @@ local function transact(self, what, change)
   return true
 end
 
+-- add_network, add_disk, set_kernel_param (clh/attach.lua)
+require("vmlua.clh.attach").install(Config, transact)
+
 local SHARE = fields.fs_entry
 
 --- Add a virtio-fs share `{ tag =, socket =, queue_size =, num_queues = }`

@@ -10,7 +10,7 @@ cli.EXIT_OK, cli.EXIT_RUNTIME, cli.EXIT_USAGE = 0, 1, 2
 
 --- Commands in the order `vmlua --help` lists them.
 cli.commands = {
-  "run", "plan", "check", "ps", "inspect", "stop", "gc",
+  "run", "plan", "check", "test", "ps", "inspect", "stop", "gc",
   "qmp", "api", "pause", "resume", "version", "help",
 }
 

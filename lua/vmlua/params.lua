@@ -307,6 +307,21 @@ function Params:render(opts)
   return s
 end
 
+--- For builders' set_kernel_param(key, value): `list` (anything
+-- params.new takes, or nil) with `key` set to `value` (nil: bare), as a new
+-- list, or nil and why (a bad key or value). A key that is no string or a
+-- value that is neither a string nor nil is the caller's mistake: raised at
+-- the caller of the method `fname`.
+function params.with(list, key, value, fname)
+  if type(key) ~= "string" then error(string.format("%s: expected a string key, got %s", fname, type(key)), 3) end
+  if value ~= nil and type(value) ~= "string" then
+    error(string.format("%s: expected a string value or nil, got %s", fname, type(value)), 3)
+  end
+  local ok, p = pcall(function() return params.new(list):set(key, value) end)
+  if not ok then return nil, (tostring(p):gsub("^[^:]*:%d+: ", "")) end
+  return p
+end
+
 function Params:__tostring()
   return self:render { limit = false }
 end
@@ -333,25 +348,78 @@ end
 --- How the module reads VMLUA_PATH (replaceable, for tests).
 params.getenv = os.getenv
 
---- The files `params.load(name)` tries, in order.
-function params.search_paths(name)
+-- `path` without `//`, `.` and `dir/..` steps (as written, not through
+-- symlinks: for the directories below, the real path is taken when the
+-- directory exists).
+local function lexical(path)
+  local parts = {}
+  for part in path:gmatch("[^/]+") do
+    if part == ".." and #parts > 0 and parts[#parts] ~= ".." then
+      parts[#parts] = nil
+    elseif part ~= "." then
+      parts[#parts + 1] = part
+    end
+  end
+  local out = table.concat(parts, "/")
+  if path:sub(1, 1) == "/" then return "/" .. out end
+  return out == "" and "." or out
+end
+
+-- A directory to search, normalised and absolute: its real path when it
+-- exists.
+-- (vmlua.core only when it is loaded already, as it is in vmlua: this
+-- module also serves a plain Lua without it.)
+local function search_dir(dir)
+  local core = package.loaded["vmlua.core"]
+  if not core then return lexical(dir) end
+  local real = core.fs.realpath(dir)
+  if real then return real end
+  if dir:sub(1, 1) ~= "/" then dir = (core.fs.realpath(".") or ".") .. "/" .. dir end
+  return lexical(dir)
+end
+
+-- The directories `params.load` searches, in order.
+local function search_dirs()
   local out, seen = {}, {}
-  local function add(p)
-    if not seen[p] then seen[p] = true; out[#out + 1] = p end
+  local function add(d)
+    d = search_dir(d)
+    if not seen[d] then seen[d] = true; out[#out + 1] = d end
   end
   local extra = params.getenv("VMLUA_PATH")
   if extra and extra ~= "" then
     for dir in extra:gmatch("[^:]+") do
-      add(dir .. "/params/" .. name .. ".lua")
-      add(dir .. "/" .. name .. ".lua")
+      add(dir .. "/params")
+      add(dir)
     end
   end
   local dir = this_dir()
   if dir then
-    add(dir .. "/scripts/params/" .. name .. ".lua")          -- installed: $(LUADIR)/vmlua/scripts
-    add(dir .. "/../../scripts/params/" .. name .. ".lua")    -- source tree: lua/vmlua/../../scripts
+    add(dir .. "/scripts/params")          -- installed: $(LUADIR)/vmlua/scripts
+    add(dir .. "/../../scripts/params")    -- source tree: lua/vmlua/../../scripts
   end
   return out
+end
+
+--- The files `params.load(name)` tries, in order.
+function params.search_paths(name)
+  local out = {}
+  for i, d in ipairs(search_dirs()) do out[i] = d .. "/" .. name .. ".lua" end
+  return out
+end
+
+-- The parameter sets found in the search directories, for "did you mean".
+local function known_sets()
+  local core = package.loaded["vmlua.core"]
+  local names = {}
+  if not core then return names end
+  for _, d in ipairs(search_dirs()) do
+    for _, f in ipairs(core.fs.list(d) or {}) do
+      local n = f:match("^(.+)%.lua$")
+      if n then names[#names + 1] = n end
+    end
+  end
+  table.sort(names)
+  return names
 end
 
 --- Load the parameter set `scripts/params/<name>.lua` (see search_paths):
@@ -379,7 +447,9 @@ function params.load(name)
       return built
     end
   end
-  error(string.format("params.load: no parameter set '%s' (looked in: %s)", name, table.concat(tried, ", ")), 2)
+  local hint = require("vmlua.schema").suggest(name, known_sets())
+  error(string.format("params.load: no parameter set '%s'%s (looked in: %s)", name,
+                      hint and string.format(" (did you mean '%s'?)", hint) or "", table.concat(tried, ", ")), 2)
 end
 
 return params

@@ -32,6 +32,7 @@ local M = {
 local Config = {}
 Config.__index = Config
 for name, fn in pairs(helpers.methods) do Config[name] = fn end
+for name, fn in pairs(require "vmlua.qemu.attach") do Config[name] = fn end
 
 -- Tables are copied (keeping their metatables: a params object is copied
 -- too); files, sockets and other userdata are shared.

@@ -204,8 +204,8 @@ local id_schema = S.string { required = true, check = function(v, path)
   return true
 end }
 
-local step_names = { "validate", "prepare", "start_helpers", "launch", "boot", "wait_ready", "supervise", "stop",
-                     "cleanup" }
+local step_names = { "validate", "prepare", "provision", "start_helpers", "launch", "boot", "wait_ready", "supervise",
+                     "stop", "cleanup" }
 
 -- The sandbox schema for one driver (its probe kinds, stop steps, flows).
 local function build_schema(driver)
@@ -247,6 +247,7 @@ local function build_schema(driver)
     description = S.string {},
   }
   for k, v in pairs(hooks) do fields[k] = v end
+  for k, v in pairs(require("vmlua.sandbox.resources").schema_fields(driver)) do fields[k] = v end
   local schema = S.record(fields, {
     check = function(v, path)
       local seen = {}
@@ -408,6 +409,7 @@ function M.new(spec, ctx, where)
     defined_at = where,
   }, Sandbox)
   for _, h in ipairs(M.HOOKS) do sb.hooks[h] = spec[h] end
+  require("vmlua.sandbox.resources").normalize(sb, spec) -- network, disks
   for i, s in ipairs(spec.shares or {}) do
     local v = s.virtiofsd or {}
     sb.shares[i] = {

@@ -327,6 +327,31 @@ function virtiofsd.forget(path)
   if path then probe_cache[path] = nil else probe_cache = {} end
 end
 
+--- Is this process's root a mount point? It is on a machine and in most
+-- containers, not in a plain chroot: /proc/self/mountinfo then lists no
+-- mount at "/". `mountinfo` (a path) is for tests.
+function virtiofsd.root_is_mount_point(mountinfo)
+  local f = io.open(mountinfo or "/proc/self/mountinfo", "r")
+  if not f then return true end -- cannot tell: assume the usual case
+  for line in f:lines() do
+    if line:match("^%S+ %S+ %S+ %S+ (%S+)") == "/" then
+      f:close()
+      return true
+    end
+  end
+  f:close()
+  return false
+end
+
+--- The sandbox virtiofsd gets when a share names none: its flavour's own
+-- (nil), except where "/" is not a mount point (a chroot): the namespace
+-- sandbox makes "/" a slave mount, which fails there ("mount(/,
+-- MS_REC|MS_SLAVE): Invalid argument"), so it is "chroot".
+function virtiofsd.default_sandbox(mountinfo)
+  if virtiofsd.root_is_mount_point(mountinfo) then return nil end
+  return "chroot"
+end
+
 --- The first of `candidates` (default CANDIDATES) that exists: a bare name
 -- is looked up on PATH (its full path is returned), a path must be a file.
 function virtiofsd.find(candidates)
@@ -345,13 +370,14 @@ end
 
 -- ------------------------------------------------------------ builder
 
---- Check `t` and return a builder. Raises at the caller's line.
-function virtiofsd.config(t)
+--- Check `t` and return a builder, or nil and "field: message" for a value
+-- it cannot take (the plan reports that against the recipe's field).
+function virtiofsd.new(t)
   if type(t) ~= "table" then
-    error(string.format("virtiofsd.config: expected a table, got %s", type(t)), 2)
+    error(string.format("virtiofsd.new: expected a table, got %s", type(t)), 2)
   end
   local ok, err = SCHEMA:check(t)
-  if not ok then error(err, 2) end
+  if not ok then return nil, err end
   local self = {}
   for k, v in pairs(t) do
     if type(v) == "table" then
@@ -362,6 +388,16 @@ function virtiofsd.config(t)
     self[k] = v
   end
   return setmetatable(self, Config)
+end
+
+--- Check `t` and return a builder. Raises at the caller's line.
+function virtiofsd.config(t)
+  if type(t) ~= "table" then
+    error(string.format("virtiofsd.config: expected a table, got %s", type(t)), 2)
+  end
+  local self, err = virtiofsd.new(t)
+  if not self then error(err, 2) end
+  return self
 end
 
 function Config:validate()
@@ -381,6 +417,18 @@ end
 function Config:resolved_flavor()
   if self.flavor ~= nil and self.flavor ~= "auto" then return self.flavor end
   return virtiofsd.probe(self:binary())
+end
+
+--- The command line (argv[1] = binary), or nil and a message: "field:
+-- message" for a bad configuration or an option the flavour lacks, or why
+-- "auto" cannot probe the binary. Never raises (the plan reports these
+-- against the recipe's fields).
+function Config:command()
+  local ok, err = self:validate()
+  if not ok then return nil, err end
+  local flavor, perr, errno = self:resolved_flavor()
+  if not flavor then return nil, perr, errno end
+  return flavor_argv(self, flavor, self:binary())
 end
 
 --- The command line (argv[1] = binary). Raises for a bad configuration or

@@ -5,6 +5,9 @@
 --   vmlua run scripts/recipes/qemu-demo.lua
 --   vmlua run scripts/recipes/qemu-demo.lua --set keep=1      # stay up until Ctrl-C
 --   vmlua run scripts/recipes/qemu-demo.lua --set accel=kvm --set share=/tmp/s
+--   vmlua run scripts/recipes/qemu-demo.lua --set net=user --set port=2222  # user-mode network,
+--     host 127.0.0.1:2222 -> guest :22 (--set kernel_ip=1: its address on the kernel command
+--     line instead of DHCP)
 local vmlua  = require "vmlua"
 local qemu   = require "vmlua.qemu"
 local params = require "vmlua.params"
@@ -27,6 +30,9 @@ return vmlua.sandbox {
     knobs   = { no_graphic = true, no_reboot = true, no_defaults = true, no_user_config = true },
   },
   shares = { { tag = "vmlua", source = share, create = true } },
+  network = vmlua.args.net == "user" and { mode = "user", kernel_ip = vmlua.args.kernel_ip == "1" or nil,
+                                           forward = { "tcp:127.0.0.1:" .. (vmlua.args.port or "2222") .. "-:22" } }
+            or nil,
   ready  = { serial = "VMLUA-GUEST-READY", timeout = 60,
              hint = "is the guest kit built (make guest)? see the serial log for the guest's own error" },
   stop   = { "powerdown", "quit", "term", "kill", grace = 5 },

@@ -1,6 +1,7 @@
 -- Packaging: `make install` (PREFIX, DESTDIR) and `make uninstall`, and the
 -- rockspec through `luarocks make --local`: the installed executable runs
--- from its prefix, and a plain lua5.4 loads the installed vmlua.core.
+-- from its prefix (`vmlua test` too, on the example spec next to a recipe),
+-- and a plain lua5.4 loads the installed vmlua.core.
 local core = require "vmlua.core"
 local H = require "support.h"
 
@@ -47,6 +48,18 @@ describe("installation", function()
                           { cwd = dir, env = lua_env({ VMLUA_RUN_DIR = dir .. "/run" }) })
     assert.is_true(pok, plan)
     assert.truthy(plan:find("console=ttyS0", 1, true), plan) -- params.load found the installed set
+
+    -- vmlua test runs the example spec next to a copy of the installed demo
+    -- recipe, with the installed library
+    local user = dir .. "/my-recipes"
+    assert(core.fs.mkdir(user, tonumber("755", 8)))
+    H.write(user .. "/qemu-demo.lua", assert(H.read(prefix .. "/share/lua/5.4/vmlua/scripts/recipes/qemu-demo.lua")))
+    local example = assert(H.read(H.root .. "/tests/unit/recipe_example_spec.lua"))
+    H.write(user .. "/recipe_example_spec.lua", example)
+    local tok, tested = run({ prefix .. "/bin/vmlua", "test" }, { cwd = user, env = lua_env() })
+    assert.is_true(tok, tested)
+    local count = select(2, example:gsub("\n%s*it%(", "")) -- one `it` per test
+    assert.truthy(tested:find(count .. " successes / 0 failures / 0 errors", 1, true), tested)
 
     -- a plain lua5.4 loads the installed module
     local lok, loaded = run({ "lua5.4", "-e", "local c = require 'vmlua.core'; io.write(c.version, ' ', package.searchpath('vmlua.core', package.cpath))" },

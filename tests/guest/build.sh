@@ -180,6 +180,7 @@ done
 install -m 0755 "$kit/init" "$root/init"
 install -m 0755 "$kit/poweroff" "$root/sbin/vmlua-poweroff"
 install -m 0755 "$kit/acpi-power-button" "$root/etc/acpi/PWRF/00000080"
+install -m 0755 "$kit/udhcpc.script" "$root/etc/udhcpc.script"
 for m in "${order[@]}"; do
 	f=${path[$m]}
 	case $f in

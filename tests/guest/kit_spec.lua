@@ -59,6 +59,34 @@ local function kit_copy()
   return d .. "/kit", d .. "/out"
 end
 
+describe("guest kit README", function()
+  -- What the README says the kit cannot do must match the kit's sources.
+  local readme = assert(H.read(kit_dir .. "/README.md"))
+  local limits = readme:match("## What the kit cannot do %(today%)\n(.-)\n## ")
+  local modules = {}
+  for line in assert(H.read(kit_dir .. "/modules")):gmatch("[^\n]+") do
+    if not line:find("^#") then modules[line] = true end
+  end
+  local init = assert(H.read(kit_dir .. "/init"))
+
+  it("has a section saying what the kit cannot do", function()
+    assert.truthy(limits, "README.md lacks '## What the kit cannot do (today)'")
+  end)
+
+  it("lists each missing capability, and only missing ones", function()
+    local claims = {
+      { text = "**no network**", missing = not modules.virtio_net },
+      { text = "**no disks**", missing = not (modules.virtio_blk or modules.virtio_scsi) },
+      { text = "**no guest agent**", missing = not init:find("qemu%-ga") },
+      { text = "**one share only**", missing = select(2, init:gsub("vmlua%.share=%*%)", "")) == 1 },
+    }
+    for _, c in ipairs(claims) do
+      assert.are.equal(c.missing, (limits or ""):find(c.text, 1, true) ~= nil,
+                       c.text .. (c.missing and ": missing from the kit but not said" or ": said but the kit has it now"))
+    end
+  end)
+end)
+
 describe("guest kit build.sh", function()
   after_each(H.cleanup_tmp)
 

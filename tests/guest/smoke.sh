@@ -85,6 +85,11 @@ append="console=ttyS0 quiet cryptomgr.notests vmlua.share=$tag"
 
 # ---- the command lines -------------------------------------------------------
 vfs_argv=("$virtiofsd" --socket-path="$dir/vfs.sock" -o source="$dir/share" -o cache=auto)
+# Where / is not a mount point (a plain chroot), virtiofsd's namespace
+# sandbox cannot make it a slave mount: use its chroot sandbox, as vmlua does
+# (vmlua.virtiofsd.default_sandbox).
+awk '$5 == "/" { found = 1 } END { exit !found }' /proc/self/mountinfo 2>/dev/null ||
+	vfs_argv+=(-o sandbox=chroot)
 qemu_argv=("$qemu")
 case $machine in
 q35)

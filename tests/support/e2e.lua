@@ -31,7 +31,7 @@ end
 local Run = {}
 Run.__index = Run
 
---- Start `vmlua ARGS...` in world `w`; stdout/stderr go to files.
+--- Start `vmlua ARGS...` in world `w` (opts.env, opts.cwd); stdout/stderr go to files.
 function E.start(w, args, opts)
   opts = opts or {}
   w.n = w.n + 1
@@ -39,10 +39,12 @@ function E.start(w, args, opts)
   local env = {}
   for k, v in pairs(w.env) do env[k] = v end
   for k, v in pairs(opts.env or {}) do env[k] = v end
-  local argv = { H.bin }
+  -- opts.wrap: a command that runs vmlua (setpriv ..., unshare ...)
+  local argv = table.move(opts.wrap or {}, 1, #(opts.wrap or {}), 1, {})
+  argv[#argv + 1] = H.bin
   for _, a in ipairs(args) do argv[#argv + 1] = a end
   local p = assert(core.spawn {
-    argv = argv, env = env, stdin = "null",
+    argv = argv, env = env, cwd = opts.cwd, stdin = "null",
     stdout = { file = out, append = false }, stderr = { file = err, append = false },
   })
   return setmetatable({ proc = p, out = out, err = err, pid = p.pid }, Run)
@@ -69,6 +71,13 @@ end
 function E.vmlua(w, args, opts)
   local r = E.start(w, args, opts)
   return r:finish(opts and opts.timeout)
+end
+
+--- The lines of `s` that start with `prefix` (what a recipe's hooks printed).
+function E.lines_of(s, prefix)
+  local out = {}
+  for l in s:gmatch("[^\n]+") do if l:sub(1, #prefix) == prefix then out[#out + 1] = l end end
+  return out
 end
 
 --- Wait until `path` has a line containing `text` (inotify, no polling).
@@ -126,12 +135,19 @@ function E.state(w, id)
   return (store:load(id))
 end
 
---- After a test: nothing of the world may run, no socket may remain, and
--- after `vmlua gc` the run dir must be empty. Returns a list of problems.
+--- After a test: nothing of the world may run, no socket may remain, no
+-- tap its sandboxes made may remain, and after `vmlua gc` the run dir must
+-- be empty. Returns a list of problems.
 function E.leftovers(w)
   local problems = {}
   local n, what = E.kill_strays(w.dir)
   if n > 0 then problems[#problems + 1] = "stray processes:\n" .. what end
+  local taps = {}
+  for _, id in ipairs(E.run_dir_entries(w)) do
+    local st = E.state(w, id)
+    local tap = st and type(st.network) == "table" and st.network.tap
+    if type(tap) == "table" and tap.by == "vmlua" then taps[#taps + 1] = tap.name end
+  end
   for _, id in ipairs(E.run_dir_entries(w)) do
     for _, f in ipairs(core.fs.list(w.run .. "/" .. id) or {}) do
       local st = core.fs.stat(w.run .. "/" .. id .. "/" .. f)
@@ -142,6 +158,9 @@ function E.leftovers(w)
   if code ~= 0 then problems[#problems + 1] = "gc failed: " .. err end
   local left = E.run_dir_entries(w)
   if #left > 0 then problems[#problems + 1] = "state left after gc: " .. table.concat(left, ", ") end
+  for _, name in ipairs(taps) do
+    if core.net.link(name) then problems[#problems + 1] = "tap left: " .. name end
+  end
   return problems
 end
 

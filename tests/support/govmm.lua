@@ -1,4 +1,4 @@
---- Turning govmm's test vectors (../shared/reference/govmm-cases.json) into
+--- Turning govmm's test vectors (tests/fixtures/reference/govmm-cases.json) into
 -- vmlua.qemu configs: Go type names to device kinds, Go field names to
 -- snake_case, Go placeholder values to Lua values.
 local json = require "support.json"
@@ -7,7 +7,7 @@ local G = {}
 
 --- The vectors, in file order (1-based).
 function G.load(root)
-  local path = root .. "/../shared/reference/govmm-cases.json"
+  local path = root .. "/tests/fixtures/reference/govmm-cases.json"
   local f = assert(io.open(path, "rb"))
   local text = f:read("a")
   f:close()

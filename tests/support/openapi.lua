@@ -1,5 +1,5 @@
 -- A small checker for values against the OpenAPI schemas of
--- ../shared/reference/cloud-hypervisor-openapi.yaml: $ref, type, required,
+-- tests/fixtures/reference/cloud-hypervisor-openapi.yaml: $ref, type, required,
 -- enum, minimum, properties (strict: a key the schema does not list is an
 -- error, so a misspelt JSON key is caught), items, additionalProperties.
 --

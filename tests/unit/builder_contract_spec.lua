@@ -13,12 +13,15 @@ local BUILDERS = {
     make = function() return qemu.config { memory = { size = "256M" }, kernel = { path = "/k/vmlinux" } } end,
     field = "memory",
     kernel_field = "kernel.path",
+    user_net = true,
+    bare = function() return qemu.config { memory = { size = "256M" } } end,
   },
   {
     name = "clh",
     make = function() return clh.config { memory = { size = "256M" }, kernel = "/k/vmlinux" } end,
     field = "memory",
     kernel_field = "kernel",
+    bare = function() return clh.config { memory = { size = "256M" }, firmware = "/fw" } end,
   },
 }
 
@@ -78,6 +81,9 @@ for _, B in ipairs(BUILDERS) do
         function() local r = cfg:set_control_socket(42); return r end,
         function() local r = cfg:set_serial_file({}); return r end,
         function() local r = cfg:add_share("vmlua"); return r end,
+        function() local r = cfg:add_disk("/img/a.raw"); return r end,
+        function() local r = cfg:add_network("user"); return r end,
+        function() local r = cfg:set_kernel_param(7, "x"); return r end,
       } do
         local line = debug.getinfo(call, "S").linedefined
         local ok, err = pcall(call)
@@ -97,6 +103,55 @@ for _, B in ipairs(BUILDERS) do
     it("kernel_files names the kernel with its field", function()
       local files = B.make():kernel_files()
       assert.are.same({ field = B.kernel_field, path = "/k/vmlinux" }, files[1])
+    end)
+
+    it("add_disk: true and the image on the command line; a bad value is nil, message and changes nothing", function()
+      local cfg = B.make()
+      assert.is_true(cfg:add_disk { path = "/img/base.qcow2", format = "qcow2", read_only = true, serial = "d1" })
+      local argv = cfg:argv()
+      assert.truthy(has(argv, "/img/base.qcow2"), table.concat(argv, " "))
+      assert.truthy(has(argv, "readonly=on") and has(argv, "d1"), table.concat(argv, " "))
+      assert.is_true(cfg:add_disk { path = "/img/o.qcow2", format = "qcow2", backing_files = true })
+      local before = table.concat(cfg:argv(), " ")
+      local ok, err = cfg:add_disk { format = "raw" }
+      assert.is_nil(ok)
+      assert.are.equal("add_disk.path: missing (required)", err)
+      ok, err = cfg:add_disk { path = "/img/x", format = "vmdk" }
+      assert.is_nil(ok)
+      assert.truthy(err:find("^add_disk.format: must be one of raw, qcow2"), err)
+      assert.are.equal(before, table.concat(cfg:argv(), " "))
+    end)
+
+    it("add_network: a tap by name with a MAC; user-mode networking only where the hypervisor has it", function()
+      local cfg = B.make()
+      assert.is_true(cfg:add_network { mode = "tap", ifname = "vltest0", mac = "02:00:00:00:00:07" })
+      local argv = table.concat(cfg:argv(), " ")
+      assert.truthy(argv:find("vltest0", 1, true) and argv:find("02:00:00:00:00:07", 1, true), argv)
+      local ok, err = cfg:add_network { mode = "user", forward = { "tcp:127.0.0.1:2222-:22" } }
+      if B.user_net then
+        assert.is_true(ok, err)
+        assert.truthy(has(cfg:argv(), "hostfwd=tcp:127.0.0.1:2222-:22"))
+      else
+        assert.is_nil(ok)
+        assert.truthy(err:find("^add_network.mode: .*no user%-mode network"), err)
+      end
+      local before = table.concat(cfg:argv(), " ")
+      ok, err = cfg:add_network { mode = "tap" }
+      assert.is_nil(ok)
+      assert.truthy(err:find("exactly one of ifname", 1, true), err)
+      assert.are.equal(before, table.concat(cfg:argv(), " "))
+    end)
+
+    it("set_kernel_param: set or replaced on the kernel command line; nil, message without a kernel", function()
+      local cfg = B.make()
+      assert.is_true(cfg:set_kernel_param("ip", "10.0.0.2::10.0.0.1:255.255.255.0:::off"))
+      assert.is_true(cfg:set_kernel_param("ip", "dhcp"))
+      local argv = table.concat(cfg:argv(), " ")
+      assert.truthy(argv:find("ip=dhcp", 1, true) and not argv:find("10.0.0.2", 1, true), argv)
+      local bare = B.bare()
+      local ok, err = bare:set_kernel_param("ip", "dhcp")
+      assert.is_nil(ok)
+      assert.truthy(err:find("^set_kernel_param: no kernel to pass parameters to"), err)
     end)
 
     it("copy is deep: a change to the copy leaves the original alone", function()

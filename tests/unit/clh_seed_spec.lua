@@ -1,5 +1,5 @@
 -- The 2019 Kata cloud-hypervisor driver (the seed, clh.go) and its CLI
--- builder's test vectors (../shared/reference/clh-2019-cli-cases.json):
+-- builder's test vectors (tests/fixtures/reference/clh-2019-cli-cases.json):
 -- every row is checked. Rows today's cloud-hypervisor accepts must come out
 -- the same (three exceptions, each asserted with its reason); the others
 -- are asserted in today's correct form, with the reason.
@@ -9,7 +9,7 @@ local virtiofsd = require "vmlua.virtiofsd"
 local json = require "dkjson"
 local H = require "support.h"
 
-local CASES = H.root .. "/../shared/reference/clh-2019-cli-cases.json"
+local CASES = H.root .. "/tests/fixtures/reference/clh-2019-cli-cases.json"
 
 local function load_rows()
   local f = assert(io.open(CASES, "r"), "cannot open " .. CASES)

@@ -1,5 +1,6 @@
 -- vmlua.clh parse_version / version_at_least / check_version over every
--- --version form in ../shared/reference/cloud-hypervisor-cli.md.
+-- --version form cloud-hypervisor prints (its build.rs: "v" + the Cargo version,
+-- or `git describe --dirty`, plus $CH_EXTRA_VERSION).
 local clh = require "vmlua.clh"
 
 local function parsed(text)

@@ -1,12 +1,12 @@
 -- vmlua.clh :vm_config(): the vm.create body, checked against VmConfig in
--- ../shared/reference/cloud-hypervisor-openapi.yaml (required keys, types,
+-- tests/fixtures/reference/cloud-hypervisor-openapi.yaml (required keys, types,
 -- enum spellings, no key the schema does not know).
 local clh = require "vmlua.clh"
 local params = require "vmlua.params"
 local openapi = require "support.openapi"
 local H = require "support.h"
 
-local doc = openapi.load(H.root .. "/../shared/reference/cloud-hypervisor-openapi.yaml")
+local doc = openapi.load(H.root .. "/tests/fixtures/reference/cloud-hypervisor-openapi.yaml")
 
 local function assert_valid(body)
   local errs = openapi.errors(doc, "VmConfig", body)

@@ -11,8 +11,9 @@ local H = require "support.h"
 
 local CONTRACT = {
   fields = { "name", "title", "builder", "control", "default_stop", "quick_actions", "actions", "probes",
-             "pause_how" },
-  functions = { "connect", "vm_state", "pause", "resume", "default_ready", "launch", "boot", "boot_calls" },
+             "pause_how", "paused_state", "network_modes", "creates_tap", "disk_modes" },
+  functions = { "connect", "vm_state", "pause", "resume", "default_ready", "launch", "boot", "boot_calls",
+                "add_network", "add_disk", "start_failures" },
 }
 
 describe("the driver registry", function()
@@ -61,6 +62,19 @@ for _, name in ipairs { "qemu", "clh" } do
       end
       for _, s in ipairs(d.quick_actions) do assert.is_function(d.actions[s], s) end
       assert.are.same({ "term", "kill" }, { steps[#steps - 1], steps[#steps] })
+    end)
+
+    it("says which network and disk modes it has: true, or why not", function()
+      for mode, how in pairs(d.network_modes) do
+        assert.truthy(mode == "user" or mode == "tap", mode)
+        assert.truthy(how == true or (type(how) == "string" and #how > 0), mode)
+      end
+      for mode, how in pairs(d.disk_modes) do
+        assert.truthy(mode == "overlay" or mode == "ephemeral", mode)
+        assert.truthy(how == true or (type(how) == "string" and #how > 0), mode)
+      end
+      assert.are.equal("boolean", type(d.creates_tap))
+      assert.are.equal("table", type(d.start_failures("nothing to see")))
     end)
 
     it("its default readiness is a probe of its own kind", function()
@@ -137,7 +151,7 @@ local D = {
   name = "toyvmm", title = "ToyVMM", builder = "toy.config{...}",
   control = { file = "toy.sock", protocol = "toy", label = "the toy protocol" },
   default_stop = { "poweroff", "term", "kill" }, quick_actions = {},
-  pause_how = { pause = "toy pause", resume = "toy resume" },
+  pause_how = { pause = "toy pause", resume = "toy resume" }, paused_state = "asleep",
   probes = {}, actions = { poweroff = function() return true end },
 }
 function D.connect() return nil, "no toy" end
@@ -184,5 +198,17 @@ return D
     assert.are.equal("/run/t/toy/toy.sock", plan.sockets.toy)
     assert.are.equal("socket", plan.ready[1].kind)
     assert.are.equal("/run/t/toy/toy.sock", plan.ready[1].path)
+    -- a driver without network or disk modes: no network, plain disks only
+    local ok, err = pcall(sandbox.new, { id = "toy", hypervisor = Toy, network = { mode = "user" } }, {}, "r.lua:1")
+    assert.is_false(ok)
+    assert.are.equal('r.lua:1: network.mode: "user" networking is not available on ToyVMM: its driver has no such'
+                     .. " mode", err)
+    ok, err = pcall(sandbox.new, { id = "toy", hypervisor = Toy, disks = { { image = "a", overlay = true } } }, {},
+                    "r.lua:1")
+    assert.is_false(ok)
+    assert.are.equal("r.lua:1: disks[1].overlay: not available on ToyVMM: its driver has no such disk mode", err)
+    local dplan = plan_mod.plan(sandbox.new({ id = "toy", hypervisor = Toy, disks = { { image = "/a" } } }, {}),
+                                { run_dir = "/run/t" })
+    assert.are.same({ "disks[1]: ToyVMM's driver cannot wire disks (it has no add_disk)" }, dplan.errors)
   end)
 end)

@@ -809,6 +809,40 @@ describe("fake cloud-hypervisor", function()
       assert.same({ "api.sock.lock", "vmlinux" }, core.fs.list(dir))
     end)
 
+    it("opens a qcow2 disk's backing file only with backing_files=on, as QcowDiskSync does", function()
+      local dir = H.tmpdir()
+      H.write(dir .. "/vmlinux", "")
+      H.write(dir .. "/base.img", string.rep("\0", 65536))
+      -- a qcow2 overlay on base.img, made by qemu-img (qemu-utils)
+      local q = assert(core.spawn { argv = { "qemu-img", "create", "-q", "-f", "qcow2", "-b", dir .. "/base.img",
+                                             "-F", "raw", dir .. "/ov.qcow2" }, stdin = "null" })
+      assert.equal("exited", (q:wait(30)))
+      H.write(dir .. "/notqcow", string.rep("\0", 512))
+      local function boot(disk)
+        local _, code, err = run({ "--api-socket", dir .. "/api.sock", "--kernel", dir .. "/vmlinux",
+                                   "--disk", disk, "--console", "off", "--serial", "off" },
+                                 { FAKE_CLH_BOOT_DELAY_MS = "0" })
+        return code, err
+      end
+      local code, err = boot("path=" .. dir .. "/ov.qcow2")
+      assert.equal(1, code)
+      assert.matches("2: Error from device manager\n  3: Failed to create QcowDiskSync\n" ..
+                     "  4: Backing file support is disabled", err)
+      code, err = boot("path=" .. dir .. "/notqcow,image_type=qcow2")
+      assert.equal(1, code)
+      assert.matches("3: Failed to create QcowDiskSync\n  4: Invalid magic", err)
+      assert(os.rename(dir .. "/base.img", dir .. "/moved.img"))
+      code, err = boot("path=" .. dir .. "/ov.qcow2,backing_files=on")
+      assert.equal(1, code)
+      assert.matches("4: Backing file I/O error: " .. dir:gsub("%p", "%%%0") .. "/base%.img\n  5: No such file", err)
+      assert(os.rename(dir .. "/moved.img", dir .. "/base.img"))
+      local v = vmm({ "--kernel", "@DIR@/vmlinux", "--disk", "path=" .. dir .. "/ov.qcow2,backing_files=on",
+                      "--console", "off" })
+      local info = get(v.api, "vm.info").json
+      assert.equal("Running", info.state)
+      assert.is_true(info.config.disks[1].backing_files)
+    end)
+
     it("holds the virtio-fs connection while the VM runs, drops it at shutdown", function()
       local v = vmm()
       local l = assert(core.socket.listen(v.dir .. "/fs.sock"))

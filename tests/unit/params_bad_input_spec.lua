@@ -112,6 +112,17 @@ describe("vmlua.params bad input", function()
       H.cleanup_tmp()
     end)
 
+    it("suggests the set a typo meant, from every directory it searches", function()
+      local err = err_of(function() local x = params.load("qemu-seria") return x end)
+      assert.truthy(err:find("params.load: no parameter set 'qemu-seria' (did you mean 'qemu-serial'?) (looked in: ",
+                             1, true), err)
+      H.write(dir .. "/my-params.lua", 'return { "quiet" }')
+      err = err_of(function() local x = params.load("my-param") return x end)
+      assert.truthy(err:find("(did you mean 'my-params'?)", 1, true), err)
+      err = err_of(function() local x = params.load("zzzzzzzz") return x end)
+      assert.falsy(err:find("did you mean", 1, true), err)
+    end)
+
     it("names every place it looked for a missing set", function()
       local err = err_of(function() local x = params.load("no-such-set") return x end)
       local list = table.concat(params.search_paths("no-such-set"), ", ")

@@ -215,12 +215,19 @@ describe("vmlua.params", function()
       assert.are.equal("root=/dev/vda1 panic=1 no_timer_check noreplace-smp", params.load("built"):render())
     end)
 
-    it("searches the installed location and the source tree after VMLUA_PATH", function()
+    it("searches the installed location and the source tree after VMLUA_PATH, as normalised paths", function()
       local paths = params.search_paths("kata")
       local installed = paths[#paths - 1]
       local source = paths[#paths]
       assert.truthy(installed:match("/lua/vmlua/scripts/params/kata%.lua$"), installed)
-      assert.truthy(source:match("/lua/vmlua/%.%./%.%./scripts/params/kata%.lua$"), source)
+      assert.are.equal(H.root .. "/scripts/params/kata.lua", source)
+    end)
+
+    it("lists VMLUA_PATH's directories normalised: no //, . or dir/.. steps", function()
+      local a = H.tmpdir()
+      vmlua_path = a .. "//x/../missing/./"
+      assert.are.same({ a .. "/missing/params/kata.lua", a .. "/missing/kata.lua" },
+                      { table.unpack(params.search_paths("kata"), 1, 2) })
     end)
   end)
 end)

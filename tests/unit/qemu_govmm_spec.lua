@@ -1,5 +1,5 @@
 -- Conformance with govmm: every `newest` amd64 vector of
--- ../shared/reference/govmm-cases.json is built with vmlua.qemu and compared
+-- tests/fixtures/reference/govmm-cases.json is built with vmlua.qemu and compared
 -- byte for byte with `expected` (the argv without the binary, joined with
 -- single spaces). A vector whose `config` gives context (a machine type)
 -- is compared without the context's own options. Where vmlua differs on

@@ -256,6 +256,14 @@ describe("vmlua.qemu", function()
           .. " -drive id=hd0,file=/vm.img,aio=io_uring,format=qcow2,if=none,readonly=on,discard=unmap" },
       { "block (minimal)", { kind = "block", id = "hd1", file = "/a,b.img", wce = true },
         "-device virtio-blk-pci,disable-modern=false,drive=hd1,serial=hd1 -drive id=hd1,file=/a,,b.img,if=none" },
+      { "block (cache, snapshot, serial)", { kind = "block", id = "hd2", file = "/b.img", format = "raw", wce = true,
+                                             cache = "none", snapshot = true, serial = "data-1" },
+        "-device virtio-blk-pci,disable-modern=false,drive=hd2,serial=data-1"
+          .. " -drive id=hd2,file=/b.img,format=raw,if=none,cache=none,snapshot=on" },
+      { "user_net", { kind = "user_net", id = "n0", mac_address = "02:00:00:00:00:01", restrict = true,
+                      forwards = { "tcp:127.0.0.1:2222-:22", "udp::5353-10.0.2.15:53" } },
+        "-netdev user,id=n0,restrict=on,hostfwd=tcp:127.0.0.1:2222-:22,hostfwd=udp::5353-10.0.2.15:53"
+          .. " -device driver=virtio-net-pci,netdev=n0,mac=02:00:00:00:00:01,disable-modern=false" },
       { "pvpanic", { kind = "pvpanic" }, "-device pvpanic" },
       { "loader", { kind = "loader", file = "f", id = "id" }, "-device loader,file=f,id=id" },
       { "vhost_user fs", { kind = "vhost_user", vhost_user_type = "fs", socket_path = "/v.sock", char_dev_id = "char0",

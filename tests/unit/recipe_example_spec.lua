@@ -1,22 +1,39 @@
 -- How to test your own recipe with busted, without any hypervisor.
 --
 -- Loading a recipe starts nothing: vmlua.load_recipe() runs the file and
--- returns the sandbox description, and the wiring computes the full plan
+-- returns the sandbox description, and vmlua.sandbox.plan computes the full plan
 -- (every command line with the sandbox's sockets wired in, as `vmlua plan`
 -- prints it) without creating a file. So a recipe's logic -- its --set
 -- arguments, kernel parameters, devices, readiness and stop policy -- can be
--- checked like any other Lua code. Copy this file next to your recipe and
--- point RECIPE at it.
+-- checked like any other Lua code. Copy this file next to your recipe, set
+-- RECIPE below to the recipe's file name and run, in that directory:
 --
---   busted tests/unit/recipe_example_spec.lua
+--   vmlua test recipe_example_spec.lua
+--
+-- (`vmlua test` runs busted with vmlua's Lua 5.4 and modules; in vmlua's
+-- source tree: build/vmlua test tests/unit/recipe_example_spec.lua.)
 local vmlua = require "vmlua"
-local wiring = require "vmlua.sandbox.wiring"
-local H = require "support.h"
+local sandbox_plan = require "vmlua.sandbox.plan"
 
-local RECIPE = H.root .. "/scripts/recipes/qemu-demo.lua"
+-- The recipe under test, next to this file (in vmlua's source tree, the
+-- original in scripts/recipes/).
+local RECIPE = "qemu-demo.lua"
+
+local function find_recipe(name)
+  local here = debug.getinfo(1, "S").source:match("^@(.-)[^/]*$") or ""
+  for _, dir in ipairs({ here, here .. "../../scripts/recipes/" }) do
+    local f = io.open(dir .. name, "r")
+    if f then
+      f:close()
+      return dir .. name
+    end
+  end
+  error(string.format("%s not found next to this spec (%s)", name, here == "" and "." or here))
+end
+RECIPE = find_recipe(RECIPE)
 
 local function argv_string(sb)
-  local plan = wiring.plan(sb, { run_dir = "/run/vmlua-test" })
+  local plan = sandbox_plan.plan(sb, { run_dir = "/run/vmlua-test" })
   return table.concat(plan.hypervisor.argv, " "), plan
 end
 
@@ -70,7 +87,7 @@ describe("the qemu-demo recipe", function()
 
   it("passes vmlua's own validation (the hypervisor config, socket paths)", function()
     local sb = assert(vmlua.load_recipe(RECIPE, {}))
-    local plan = wiring.plan(sb, { run_dir = "/run/vmlua-test" })
+    local plan = sandbox_plan.plan(sb, { run_dir = "/run/vmlua-test" })
     assert.are.same({}, plan.errors)
     assert.is_true(plan.config:validate())
   end)

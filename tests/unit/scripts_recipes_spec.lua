@@ -12,7 +12,7 @@ end
 describe("scripts/recipes on_ready", function()
   after_each(H.cleanup_tmp)
 
-  for _, name in ipairs({ "qemu-demo", "qemu-microvm" }) do
+  for _, name in ipairs({ "qemu-demo", "qemu-microvm", "qemu-net" }) do
     describe(name, function()
       local path = H.root .. "/scripts/recipes/" .. name .. ".lua"
 
@@ -24,6 +24,7 @@ describe("scripts/recipes on_ready", function()
         assert(vmlua.load_recipe(path, { share = share }))
         H.write(share .. "/hello-from-guest.txt", "hello from the vmlua guest\n")
         local rt = fake_sb(sb)
+        rt.network = { forwards = { { host_port = 8080 } } }
         local out = io.stdout
         io.stdout = assert(io.open("/dev/null", "w")) -- luacheck: ignore
         local ok, err = pcall(sb.hooks.on_ready, rt)

@@ -325,3 +325,30 @@ describe("virtiofsd flavor = \"auto\"", function()
     end)
   end)
 end)
+
+describe("virtiofsd.default_sandbox", function()
+  after_each(function() H.cleanup_tmp() end)
+
+  -- mountinfo lines as the kernel writes them (proc(5)); a chroot's own
+  -- view lists only what is mounted inside it
+  local ROOT = "22 1 254:0 / / rw,relatime shared:1 - ext4 /dev/vda rw\n"
+  local PROC = "24 22 0:5 / /proc rw,nosuid shared:13 - proc proc rw\n"
+
+  it("is the flavour's own (nil) where / is a mount point", function()
+    local f = H.tmpdir() .. "/mountinfo"
+    H.write(f, ROOT .. PROC)
+    assert.is_true(virtiofsd.root_is_mount_point(f))
+    assert.is_nil(virtiofsd.default_sandbox(f))
+  end)
+
+  it("is chroot where / is not a mount point (a plain chroot)", function()
+    local f = H.tmpdir() .. "/mountinfo"
+    H.write(f, PROC .. "25 22 0:6 / /sys rw - sysfs sysfs rw\n")
+    assert.is_false(virtiofsd.root_is_mount_point(f))
+    assert.are.equal("chroot", virtiofsd.default_sandbox(f))
+  end)
+
+  it("assumes a mount point when mountinfo cannot be read", function()
+    assert.is_true(virtiofsd.root_is_mount_point("/nonexistent/mountinfo"))
+  end)
+end)

@@ -1,5 +1,5 @@
 --- The body of `PUT /api/v1/vm.create` (VmConfig in
--- ../shared/reference/cloud-hypervisor-openapi.yaml) from a normalized
+-- tests/fixtures/reference/cloud-hypervisor-openapi.yaml) from a normalized
 -- config: plain Lua tables ready for a JSON encoder. Sizes are integers in
 -- bytes, enums use the API's spelling ("File", "Raw", "Acpi"), and no table
 -- is ever empty (an empty list is left out), so no array/object marking is

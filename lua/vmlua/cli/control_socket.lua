@@ -182,11 +182,8 @@ function M.pause_resume_command(name)
     run = function(opts, pos)
       local t, rest = M.target(name, opts, pos, nil)
       if #rest > 0 then cli.usage(string.format("%s: unexpected argument '%s'", name, rest[1])) end
-      local client, cerr = t.driver.connect(t.socket, t.timeout)
-      if not client then M.fail(t, cerr) end
-      local ok, err = t.driver[name](client)
-      client:close()
-      if ok == nil then M.fail(t, err) end
+      local ok, err = control.pause_resume(t, name)
+      if not ok then M.fail(t, err) end
       io.stdout:write(t.label, " ", a.done, "\n")
       return 0
     end,

@@ -7,6 +7,7 @@ return {
   usage = "gc",
   run = function()
     local res = common.check(control.gc())
+    for _, n in ipairs(res.notes) do io.stderr:write(string.format("vmlua: gc: %s: %s\n", n.id, n.text)) end
     for _, s in ipairs(res.skipped) do
       io.stderr:write(string.format("vmlua: gc: skipping %s: %s\n", s.id, s.reason))
     end

@@ -8,8 +8,7 @@ return {
   args = { "ID" },
   run = function(_, pos)
     local core = require "vmlua.core"
-    local st = common.check(control.find(pos[1]))
-    st.live_status = control.status(st)
+    local st = common.check(control.inspect(pos[1]))
     io.stdout:write(core.json.encode(st, { pretty = true }), "\n")
     return 0
   end,

@@ -23,7 +23,7 @@ local function as_json(plan)
   local procs = json.array()
   for i, p in ipairs(plan.processes) do
     local ready = json.array()
-    for j, r in ipairs(p.ready or (p.role == "hypervisor" and plan.ready) or {}) do
+    for j, r in ipairs(p.ready or {}) do
       ready[j] = { kind = r.kind, text = r.text, pattern = r.pattern, path = r.path or r.file,
                    state = r.state, timeout = r.timeout, hint = r.hint }
     end
@@ -38,7 +38,9 @@ local function as_json(plan)
   for i, c in ipairs(plan.driver.boot_calls(plan)) do
     boot[i] = { call = c.call, body = c.body, fds = c.fds and #c.fds or nil }
   end
+  local network, disks = require("vmlua.sandbox.resources").plan_json(plan)
   return json.encode({
+    network = network, disks = json.array(disks),
     id = plan.id, hypervisor = plan.kind, flow = plan.flow, recipe = plan.recipe, dir = plan.dir,
     processes = procs, sockets = json.object(plan.sockets), serial_log = plan.serial_log,
     control_socket = plan.control_socket, vm_config = plan.vm_config, stop = stop,
@@ -57,7 +59,7 @@ local function as_text(plan)
     add("  %d. %s", i, p.name)
     add("     %s", shq.argv(p.argv))
     add("     output: %s", p.log)
-    local ready = p.role == "hypervisor" and plan.ready or p.ready
+    local ready = p.ready
     for _, r in ipairs(ready or {}) do add("     ready: %s", probe_text(r)) end
   end
   for _, c in ipairs(plan.driver.boot_calls(plan)) do
@@ -70,6 +72,7 @@ local function as_text(plan)
   for k in pairs(plan.sockets) do names[#names + 1] = k end
   table.sort(names)
   for _, k in ipairs(names) do add("  %-20s %s", k, plan.sockets[k]) end
+  for _, line in ipairs(require("vmlua.sandbox.resources").plan_lines(plan)) do add("%s", line) end
   add("serial log: %s", plan.serial_log or ("not in a file: " .. tostring(plan.serial_note)))
   add("stop policy: %s", stop_text(plan.stop))
   for _, e in ipairs(plan.errors) do add("problem: %s", e) end

@@ -11,8 +11,12 @@ local function uptime(st, now)
 end
 
 return {
-  summary = "list the sandboxes known in the run dir, with live status",
+  summary = "list the sandboxes known in the run dir, with live status and port forwards",
   usage = "ps [--json]",
+  description = table.concat({
+    "STATUS is the recorded one, checked live: 'dead' when the sandbox's processes are gone,",
+    "'paused' after 'vmlua pause' (inspect also asks the hypervisor itself: vm_state).",
+  }, "\n"),
   options = { { long = "--json", help = "print a JSON array" } },
   run = function(opts)
     local core = require "vmlua.core"
@@ -23,11 +27,12 @@ return {
       local st, err = store:load(id)
       if st then
         rows[#rows + 1] = {
-          id = id, hypervisor = st.hypervisor or "-", status = control.status(st),
+          id = id, hypervisor = st.hypervisor or "-", status = control.shown_status(store, id, st),
           pid = st.pid, uptime = uptime(st, now), recipe = st.recipe or "-",
+          ports = require("vmlua.sandbox.network").ports(st),
         }
       else
-        rows[#rows + 1] = { id = id, hypervisor = "-", status = "corrupt", uptime = "-", recipe = err }
+        rows[#rows + 1] = { id = id, hypervisor = "-", status = "corrupt", uptime = "-", recipe = err, ports = "" }
       end
     end
     if opts.json then
@@ -36,11 +41,12 @@ return {
       io.stdout:write(core.json.encode(arr), "\n")
       return 0
     end
-    local fmt = "%-20s %-10s %-9s %-8s %-8s %s"
-    local lines = { string.format(fmt, "ID", "HYPERVISOR", "STATUS", "PID", "UPTIME", "RECIPE") }
+    local fmt = "%-20s %-10s %-9s %-8s %-8s %-24s %s"
+    local lines = { string.format(fmt, "ID", "HYPERVISOR", "STATUS", "PID", "UPTIME", "PORTS", "RECIPE") }
     for _, r in ipairs(rows) do
       lines[#lines + 1] = string.format(fmt, r.id, r.hypervisor, r.status,
-                                        r.pid and tostring(r.pid) or "-", r.uptime, r.recipe)
+                                        r.pid and tostring(r.pid) or "-", r.uptime,
+                                        r.ports ~= "" and r.ports or "-", r.recipe)
     end
     io.stdout:write(table.concat(lines, "\n"), "\n")
     return 0

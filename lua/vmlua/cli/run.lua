@@ -7,10 +7,16 @@ return {
   summary = "start a sandbox and supervise it until it stops",
   usage = "run RECIPE [--set KEY=VALUE]... [--id ID] [-d|--detach] [--timeout SEC]",
   description = table.concat({
-    "Starts the recipe's helpers (virtiofsd for each share), then the hypervisor, waits",
-    "until the sandbox is ready and supervises it. The first Ctrl-C or SIGTERM runs the",
-    "stop policy, a second one kills. Exits 0 when the VM shut down cleanly, 1 when it",
-    "failed to start, died or timed out, 2 for a usage or recipe error.",
+    "Creates the sandbox's tap and disk overlays, starts the recipe's helpers",
+    "(virtiofsd for each share), then the hypervisor, waits until the sandbox is",
+    "ready and supervises it; the tap and the overlays go when it ends. The first",
+    "Ctrl-C or SIGTERM runs the stop policy, a second one kills. Exits 0 when the VM",
+    "shut down cleanly, 1 when it failed to start, died or timed out, 2 for a usage",
+    "or recipe error.",
+    "",
+    "With --detach it returns once the sandbox is ready and prints its id on stdout; what",
+    "the supervisor wrote meanwhile (on_ready's output) is shown on stderr. A Ctrl-C or",
+    "SIGTERM before then stops what was started, and run exits 1.",
   }, "\n"),
   args = { "RECIPE" },
   supervises = true,
@@ -28,6 +34,9 @@ return {
     })
     if code ~= 0 then cli.fail(msg or "failed", code) end
     if rt.detached_parent then io.stdout:write(rt.id, "\n") end
+    for _, k in ipairs(require("vmlua.sandbox.resources").kept(rt.state)) do
+      io.stderr:write(string.format("vmlua: %s: kept %s (keep_overlay)\n", rt.id, k))
+    end
     return 0
   end,
 }

@@ -14,6 +14,9 @@ local function report(st)
   local clean = exits.clean(e) or (type(e) == "table" and e.code == nil and s.step ~= "kill")
   io.stdout:write(string.format("%s %s: %s after %.2f s (%s)\n", st.id, st.status, tostring(s.step),
                                 s.seconds or s.total or 0, exits.how(e)))
+  for _, k in ipairs(require("vmlua.sandbox.resources").kept(st)) do
+    io.stdout:write(string.format("%s: kept %s (keep_overlay)\n", st.id, k))
+  end
   return st.status == "stopped" and clean and 0 or 1
 end
 

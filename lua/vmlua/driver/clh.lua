@@ -144,4 +144,43 @@ function D.boot(rt)
   return true
 end
 
+-- ---- status
+
+--- The `vm_state` of a paused VM (vm.info): `vmlua ps` shows such a sandbox
+-- as "paused".
+D.paused_state = "Paused"
+
+-- ------------------------------------------------------------ networks and disks
+
+--- Network modes (docs/networks-and-disks.md): taps only. cloud-hypervisor
+-- creates the tap itself from `--net tap=,ip=,mask=` and sets up its host
+-- side; the tap goes away with the VMM.
+D.network_modes = {
+  tap = true,
+  user = "it has no user-mode network stack (QEMU's slirp); use mode = \"tap\"",
+}
+D.creates_tap = true
+
+--- Disk modes: overlays (qcow2 with backing_files=on); no snapshot mode.
+D.disk_modes = {
+  overlay = true,
+  ephemeral = "it has no snapshot mode that keeps writes off the image; use overlay = true",
+}
+
+function D.add_network(cfg, net)
+  if net.fds then return cfg:add_network { mode = "tap", mac = net.mac, fds = net.fds } end
+  return cfg:add_network { mode = "tap", mac = net.mac, ifname = net.tap, host_address = net.host,
+                           netmask = net.netmask }
+end
+
+function D.add_disk(cfg, disk)
+  return cfg:add_disk { id = disk.id, path = disk.path, format = disk.format, read_only = disk.read_only or nil,
+                        cache = disk.cache, serial = disk.serial, backing_files = disk.overlay and true or nil }
+end
+
+--- Nothing in cloud-hypervisor's output maps to a recipe field yet.
+function D.start_failures()
+  return {}
+end
+
 return D

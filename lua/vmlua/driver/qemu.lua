@@ -116,4 +116,55 @@ function D.boot()
   return true
 end
 
+-- ---- status
+
+--- The `vm_state` of a paused VM (query-status): `vmlua ps` shows such a sandbox
+-- as "paused".
+D.paused_state = "paused"
+
+-- ------------------------------------------------------------ networks and disks
+
+--- Network modes (docs/networks-and-disks.md): user-mode networking (slirp)
+-- and taps. vmlua creates a tap and sets up its host side; QEMU opens it
+-- by name.
+D.network_modes = { user = true, tap = true }
+D.creates_tap = false
+--- The addresses of user-mode networking (QEMU's defaults: -netdev user
+-- net=10.0.2.0/24): the guest's DHCP address and the host as the guest sees
+-- it (the gateway), for `network.kernel_ip` in user mode.
+D.user_network = { guest = "10.0.2.15", host = "10.0.2.2", prefix = 24 }
+
+--- Disk modes beyond a plain image: a qcow2 overlay vmlua creates, and
+-- `snapshot=on` (a temporary overlay QEMU deletes itself).
+D.disk_modes = { overlay = true, ephemeral = true }
+
+--- Wire the sandbox's network (see vmlua.sandbox.network) into the config.
+function D.add_network(cfg, net)
+  if net.mode == "user" then
+    return cfg:add_network { mode = "user", mac = net.mac, forward = net.rules, isolated = net.isolated or nil }
+  end
+  return cfg:add_network { mode = "tap", mac = net.mac, ifname = not net.fds and net.tap or nil, fds = net.fds }
+end
+
+--- Wire one disk (see vmlua.sandbox.disks) into the config.
+function D.add_disk(cfg, disk)
+  return cfg:add_disk { id = disk.id, path = disk.path, format = disk.format, read_only = disk.read_only or nil,
+                        cache = disk.cache, serial = disk.serial, snapshot = disk.ephemeral or nil }
+end
+
+--- What QEMU's output says about a failed start that a recipe field
+-- explains: `{ kind = "forward", rule = }` for a host port it could not
+-- listen on, `{ kind = "image_locked", path = }` for an image another
+-- process holds (QEMU's image locking).
+function D.start_failures(text)
+  local out = {}
+  for rule in text:gmatch("Could not set up host forwarding rule '([^']*)'") do
+    out[#out + 1] = { kind = "forward", rule = rule }
+  end
+  for path in text:gmatch("Is another process using the image %[(.-)%]%?") do
+    out[#out + 1] = { kind = "image_locked", path = path }
+  end
+  return out
+end
+
 return D

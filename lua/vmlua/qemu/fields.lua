@@ -46,6 +46,9 @@ F.reserve = S.either({ S.integer { min = 0 }, S.string { nonempty = true, no_com
                      { describe = "an integer or a size string such as \"16G\"" })
 
 --- A MAC address such as "02:00:00:00:00:01".
+--- -drive cache modes.
+F.CACHE_MODES = { "writeback", "none", "writethrough", "directsync", "unsafe" }
+
 F.mac = S.string { pattern = "^%x%x:%x%x:%x%x:%x%x:%x%x:%x%x$",
                    pattern_help = "must be a MAC address such as \"02:00:00:00:00:01\"" }
 

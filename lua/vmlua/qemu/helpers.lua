@@ -30,6 +30,7 @@ local function method_args(schema, v, name, lua_type)
   if type(v) ~= lua_type then error(string.format("%s: expected a %s, got %s", name, lua_type, S.show(v)), 3) end
   return schema:check(v, name)
 end
+H.method_args = method_args
 
 local shared_memory_args = S.record { size = F.size:req(), id = F.id }
 
@@ -90,6 +91,8 @@ local function transact(cfg, what, change)
   cfg.fields = f
   return true
 end
+H.transact = transact
+H.append = append
 
 local memory_knobs = { "huge_pages", "file_backed_mem", "mem_shared", "mem_prealloc" }
 

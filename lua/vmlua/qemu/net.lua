@@ -1,6 +1,7 @@
---- Device kinds: tap/macvtap networking and vhost-user devices (net, scsi,
--- blk, fs). Same shape as vmlua.qemu.virtio.
+--- Device kinds: tap/macvtap networking, user-mode networking (slirp) and
+-- vhost-user devices (net, scsi, blk, fs). Same shape as vmlua.qemu.virtio.
 local S = require "vmlua.schema"
+local hostfwd = require "vmlua.hostfwd"
 local F = require "vmlua.qemu.fields"
 local X = require "vmlua.qemu.transport"
 local O = require "vmlua.qemu.opts"
@@ -31,6 +32,7 @@ K.net = {
     vhost_fds = S.array(fds.ref, { min = 1 }),
     vhost = F.bool,
     mac_address = F.mac,
+    rom = F.bool,
   },
   check = F.checks(
     function(d, path)
@@ -42,7 +44,8 @@ K.net = {
       end
       return true
     end,
-    F.only_when("vhost_fds", function(d) return d.vhost end, "with vhost = true")),
+    F.only_when("vhost_fds", function(d) return d.vhost end, "with vhost = true"),
+    F.only_when("romfile", function(d) return d.rom ~= false end, "without rom = false")),
   emit = function(d, ctx, path)
     local t = X.resolve(d, ctx, path)
     local nd = O.new("tap"):add("id", d.id)
@@ -64,6 +67,39 @@ K.net = {
       if t == "pci" then o:add("vectors", 2 * #d.fds + 2) end
     end
     X.romfile(o, d, t)
+    X.no_rom(o, d, t)
+    X.iommu(o, ctx, t)
+    return { "-netdev", nd:str(), "-device", o:str() }
+  end,
+}
+
+-- User-mode networking (not in govmm): `-netdev user` (QEMU's slirp: NAT
+-- out through the host, DHCP, the host as 10.0.2.2) on a virtio-net device,
+-- with host-to-guest forwards (`hostfwd=`) and `restrict = true` (no way out
+-- of the guest but the forwards).
+K.user_net = {
+  fields = X.with {
+    driver = F.enum { "virtio-net" },
+    id = F.id:req(),
+    bus = F.word,
+    addr = F.slot,
+    mac_address = F.mac,
+    forwards = S.array(hostfwd.schema),
+    restrict = F.bool,
+    rom = F.bool,
+  },
+  check = F.only_when("romfile", function(d) return d.rom ~= false end, "without rom = false"),
+  emit = function(d, ctx, path)
+    local t = X.resolve(d, ctx, path)
+    local nd = O.new("user"):add("id", d.id)
+    if d.restrict then nd:raw("restrict=on") end
+    for _, rule in ipairs(d.forwards or {}) do nd:add("hostfwd", rule) end
+    local o = O.new():add("driver", X.driver("virtio-net", t)):add("netdev", d.id):opt("mac", d.mac_address)
+    if d.bus then o:add("bus", d.bus) else X.pcie_bus(o, ctx, t) end
+    if d.addr ~= nil then o:raw("addr=" .. O.hex(d.addr)) end
+    X.disable_modern(o, d, t)
+    X.romfile(o, d, t)
+    X.no_rom(o, d, t)
     X.iommu(o, ctx, t)
     return { "-netdev", nd:str(), "-device", o:str() }
   end,

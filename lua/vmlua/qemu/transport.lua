@@ -83,6 +83,13 @@ function X.iommu(o, ctx, transport)
   end
 end
 
+--- `rom = false` (not in govmm): no option ROM on a PCI NIC (`romfile=`),
+-- so the firmware does not run iPXE (about 1-2 s under TCG) before a
+-- kernel that QEMU boots directly. mmio devices have no ROM.
+function X.no_rom(o, dev, transport)
+  if transport == "pci" and dev.rom == false then o:raw("romfile=") end
+end
+
 --- `bus=pcie.0` for a PCI device on a PCIe machine.
 function X.pcie_bus(o, ctx, transport)
   if transport == "pci" and ctx.pcie_root then o:raw("bus=pcie.0") end

@@ -112,7 +112,10 @@ K.serial = {
   end,
 }
 
--- BlockDevice: -drive if=none + virtio-blk.
+-- BlockDevice: -drive if=none + virtio-blk. Beyond govmm: `cache` (the
+-- -drive cache mode), `snapshot` (writes go to a temporary overlay that
+-- QEMU deletes: the image is never written) and `serial` (the disk's serial
+-- as the guest sees it; govmm always used the id).
 K.block = {
   fields = X.with {
     driver = F.enum { "virtio-blk" },
@@ -125,6 +128,12 @@ K.block = {
     share_rw = F.bool,
     read_only = F.bool,
     discard_unmap = F.bool,
+    cache = F.enum(F.CACHE_MODES),
+    snapshot = F.bool,
+    serial = S.string { pattern = "^[%w%-_.]+$", check = function(v, path)
+      if #v > 20 then return S.fail(path, "must be at most 20 bytes (the virtio-blk serial size), got %d", #v) end
+      return true
+    end, pattern_help = "must be letters, digits, '-', '_' or '.'" },
   },
   emit = function(d, ctx, path)
     local t = X.resolve(d, ctx, path)
@@ -136,10 +145,12 @@ K.block = {
     X.iommu(o, ctx, t)
     if d.share_rw then o:raw("share-rw=on") end
     if d.discard_unmap then o:raw("discard=on") end
-    o:add("serial", d.id)
+    o:add("serial", d.serial or d.id)
     local drive = O.new():add("id", d.id):add("file", d.file):opt("aio", d.aio):opt("format", d.format)
     drive:add("if", d.interface or "none")
     if d.read_only then drive:raw("readonly=on") end
+    drive:opt("cache", d.cache)
+    if d.snapshot then drive:raw("snapshot=on") end
     if d.discard_unmap then drive:raw("discard=unmap") end
     return { "-device", o:str(), "-drive", drive:str() }
   end,

@@ -37,10 +37,7 @@ function M.problems(sb, plan)
   local function add(field, msg)
     out[#out + 1] = prefix .. (field and (field .. ": ") or "") .. msg
   end
-  for _, e in ipairs(plan.errors) do add(nil, e) end
-
-  local ok, err = plan.config:validate()
-  if not ok then add("hypervisor", err) end
+  for _, e in ipairs(plan.errors) do add(nil, e) end -- the config's own validation among them
 
   local hv = plan.hypervisor.argv[1]
   if not binary(hv) then
@@ -49,13 +46,17 @@ function M.problems(sb, plan)
   end
   for _, f in ipairs(plan.config:kernel_files()) do
     local path = sb:resolve(f.path)
-    local rok, rerr = readable(path, false)
+    local rok, rerr = true, nil
+    -- disks' images and the overlays a step creates: checked below
+    if not (plan.disk_files and plan.disk_files[path]) then rok, rerr = readable(path, false) end
     if not rok then add("hypervisor." .. f.field, rerr) end
   end
+  for _, p in ipairs(require("vmlua.sandbox.resources").problems(sb, plan)) do add(p[1], p[2]) end
   for i, s in ipairs(sb.shares) do
     local src = sb:resolve(s.source)
     if not (s.create and not core.fs.exists(src)) then
       local rok, rerr = readable(src, true)
+      if not rok and not core.fs.exists(src) then rerr = rerr .. " (create = true makes it)" end
       if not rok then add(string.format("shares[%d].source", i), rerr) end
     end
   end

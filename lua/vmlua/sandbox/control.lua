@@ -90,6 +90,45 @@ function M.find(id)
   return st, store
 end
 
+--- The status `vmlua ps` shows for sandbox `id` of `store`: the recorded
+-- one checked against /proc, "paused" after `vmlua pause`.
+function M.shown_status(store, id, st)
+  return require("vmlua.sandbox.runstate").status(st, store.dir .. "/" .. id)
+end
+
+--- What `vmlua inspect` shows: the state with `live_status`, and for a
+-- running sandbox `vm_state`, as its hypervisor tells it now.
+function M.inspect(id)
+  local st, store, code = M.find(id)
+  if not st then return nil, store, code end
+  local runstate = require "vmlua.sandbox.runstate"
+  local dir = store.dir .. "/" .. id
+  st.live_status = runstate.status(st, dir)
+  if st.live_status == "running" or st.live_status == "paused" then
+    local state, paused = runstate.live(st, dir)
+    st.vm_state = state
+    if paused then st.live_status = "paused" end
+  end
+  return st
+end
+
+--- Pause or resume (`action`) the VM behind `target` (from control_target,
+-- or `{ driver =, socket = }` for a bare socket); a sandbox's pause is
+-- recorded for `ps`. true or nil, message.
+function M.pause_resume(target, action)
+  local client, cerr = target.driver.connect(target.socket, target.timeout)
+  if not client then return nil, cerr end
+  local ok, err = target.driver[action](client)
+  client:close()
+  if ok == nil then return nil, err end
+  if target.id then
+    local store = M.store()
+    local dir = store and store.dir_of and store:dir_of(target.id)
+    if dir then require("vmlua.sandbox.runstate").mark(dir, action == "pause") end
+  end
+  return true
+end
+
 --- Where to reach a sandbox's control socket: `{ driver =, socket =, id =,
 -- status = }`, for `vmlua qmp`, `api`, `pause` and `resume`.
 function M.control_target(id)
@@ -107,8 +146,9 @@ end
 
 -- ------------------------------------------------------------ stopping
 
--- The supervisor's stop budget from the state (see stop.budget).
-local function budget(st)
+--- The supervisor's stop budget from the state (see stop.budget): the
+-- seconds of a whole stop, and of a forced one.
+function M.budget(st)
   local b = type(st.stop_budget) == "table" and st.stop_budget or {}
   local d = require("vmlua.sandbox").DEFAULTS
   local forced = type(b.forced) == "number" and b.forced or d.kill_wait
@@ -122,17 +162,12 @@ local function stop_supervisor(st, store, opts)
   local signals = require "vmlua.sandbox.signals"
   local sup, err = liveness.attach_owned(st.supervisor)
   if not sup then return nil, err, M.RUNTIME end
-  local policy, forced = budget(st)
-  sup:signal(opts.force and signals.FORCE or signals.STOP[2])
-  local i = core.wait({ { exit = sup }, { signal = signals.STOP } }, opts.timeout or policy)
-  if i ~= 1 then
-    sup:signal(signals.FORCE)
-    if not sup:wait(forced) then
-      sup:close()
-      return nil, string.format("the supervisor of '%s' (pid %d) did not finish", st.id, st.supervisor.pid), M.RUNTIME
-    end
-  end
+  local policy, forced = M.budget(st)
+  local ended = signals.stop_supervisor(sup, { force = opts.force, policy = opts.timeout or policy, forced = forced })
   sup:close()
+  if not ended then
+    return nil, string.format("the supervisor of '%s' (pid %d) did not finish", st.id, st.supervisor.pid), M.RUNTIME
+  end
   local final, lerr = store:load(st.id)
   if not final then return nil, lerr, M.RUNTIME end
   return final
@@ -180,7 +215,7 @@ local function stop_from_state(st, store, processes, opts)
   for _, name in ipairs(skipped) do
     rt:progress("stop: %s skipped (a recipe's function; stop loads no recipe)", name)
   end
-  local policy = budget(st)
+  local policy = M.budget(st)
   require("vmlua.sandbox.stop").run(rt, { force = opts.force,
                                           deadline = core.monotonic() + (opts.timeout or policy) })
   lock:close()
@@ -218,10 +253,27 @@ end
 
 -- ------------------------------------------------------------ collecting
 
---- Remove the state and dirs of sandboxes whose processes are all gone.
--- Returns `{ removed = { id... }, skipped = { { id =, reason = } ... } }`.
+-- Release what a gone sandbox's state records beyond its dir (its tap,
+-- its overlays: vmlua.sandbox.resources); true when its state may go, else
+-- nil and why not. Notes what it did in out.notes.
+local function release_gone(store, id, st, out)
+  local resources = require "vmlua.sandbox.resources"
+  local dir = store:dir_of(id)
+  if dir then
+    resources.release(st, dir, function(fmt, ...)
+      out.notes[#out.notes + 1] = { id = id, text = string.format(fmt, ...) }
+    end)
+  end
+  local blockers = resources.blockers(st)
+  if #blockers > 0 then return nil, "it keeps " .. table.concat(blockers, "; ") end
+  return true
+end
+
+--- Remove the state and dirs of sandboxes whose processes are all gone,
+-- with their taps and overlays. Returns `{ removed = { id... }, skipped =
+-- { { id =, reason = } ... }, notes = { { id =, text = } ... } }`.
 function M.gc()
-  local out = { removed = {}, skipped = {} }
+  local out = { removed = {}, skipped = {}, notes = {} }
   local store, err, code = M.store()
   if not store then return nil, err, code end
   for _, id in ipairs(store:list()) do
@@ -233,7 +285,8 @@ function M.gc()
       -- the recorded pids. Either way: never touch it.
       local lock = store:lock(id)
       if lock and #M.live_processes(st) == 0 then
-        local ok, rerr = store:remove(id)
+        local ok, rerr = release_gone(store, id, st, out)
+        if ok then ok, rerr = store:remove(id) end
         if ok then out.removed[#out.removed + 1] = id
         else out.skipped[#out.skipped + 1] = { id = id, reason = rerr } end
       end

@@ -19,29 +19,39 @@ function steps.validate(rt)
   return true
 end
 
--- Remove what an earlier, finished run left in the sandbox dir (logs,
--- sockets, state), keeping the lock file we hold.
+-- Clear what an earlier, finished run left in the sandbox dir, keeping the
+-- lock file we hold: each log NAME.log becomes NAME.log.1 (replacing the
+-- one before), the rest (sockets, state) is removed.
 local function clear_dir(dir)
   for _, name in ipairs(core.fs.list(dir) or {}) do
-    if name ~= "lock" then
-      local p = dir .. "/" .. name
-      local st = core.fs.stat(p)
+    local p = dir .. "/" .. name
+    local st = core.fs.stat(p)
+    if name:match("%.log$") and st and st.type == "file" then
+      os.rename(p, p .. ".1")
+    elseif name ~= "lock" and not name:match("%.log%.1$") then
       if st and st.type == "dir" then core.fs.remove_tree(p) else core.fs.remove(p) end
     end
   end
+end
+
+-- Why the lock of sandbox `id` is taken. Its state may still be an earlier
+-- run's (the holder saves its own only after locking): a pid is named only
+-- when that supervisor is alive.
+local function busy_message(store, id, lock_err, errno)
+  -- a lock held elsewhere is EWOULDBLOCK, which is EAGAIN on Linux
+  if errno ~= core.errno.EAGAIN then return string.format("sandbox '%s': %s", id, tostring(lock_err)) end
+  local st = store:load(id)
+  local sup = st and st.supervisor
+  if liveness.alive(sup) then return string.format("sandbox '%s' is already running (pid %d)", id, sup.pid) end
+  return string.format("sandbox '%s' is busy: another vmlua is starting or stopping it", id)
 end
 
 function steps.prepare(rt)
   local plan = rt.plan
   local store, err = core.state.open(plan.run_dir)
   if not store then return nil, err end
-  local lock, lerr = store:lock(rt.id)
-  if not lock then
-    local st = store:load(rt.id)
-    local pid = st and ((st.supervisor and st.supervisor.pid) or st.pid)
-    if pid then return nil, string.format("sandbox '%s' is already running (pid %d)", rt.id, pid) end
-    return nil, string.format("sandbox '%s' is busy: %s", rt.id, tostring(lerr))
-  end
+  local lock, lerr, lerrno = store:lock(rt.id)
+  if not lock then return nil, busy_message(store, rt.id, lerr, lerrno) end
   local old = store:load(rt.id)
   if old then
     local live = liveness.live_processes(old)
@@ -74,6 +84,12 @@ function steps.prepare(rt)
     return nil, "cannot save the sandbox's state: " .. tostring(serr)
   end
   return rt:hook("on_start")
+end
+
+--- The sandbox's tap and disk overlays (vmlua.sandbox.resources), made
+-- before any process starts.
+function steps.provision(rt)
+  return require("vmlua.sandbox.resources").provision(rt)
 end
 
 -- After a process started: record it, or fail the start (the teardown stops it).
@@ -142,7 +158,10 @@ end
 
 --- Tear down a start that failed: the teardown skips the guest-level steps
 -- (the guest never became ready), then helpers and sockets; state failed.
+-- Hooks, as when a running hypervisor dies: on_exit (when the hypervisor
+-- was started) with its exit, then on_failure.
 function M.teardown(rt, message)
+  local exit
   if rt.hv then
     -- the policy's steps that need no guest: the driver's quick ones, term, kill
     local quick_names = { term = true, kill = true }
@@ -152,18 +171,20 @@ function M.teardown(rt, message)
       if quick_names[s.name] then quick[#quick + 1] = { name = s.name, grace = math.min(s.grace, 3) } end
     end
     if #quick == 0 then quick = { { name = "term", grace = 3 } } end
-    stop.stop_hypervisor(rt, quick)
+    exit = stop.stop_hypervisor(rt, quick).exit
   end
   stop.stop_rest(rt)
-  rt:save("failed", { error = message, failed_at = core.time() })
+  rt:save("failed", { error = message, exit = exit, failed_at = core.time() })
+  if exit then rt:hook("on_exit", exit) end
   rt:hook("on_failure", message)
 end
 
 --- Start everything up to "ready". Returns true or nil, message.
 function M.start(rt)
-  for _, name in ipairs({ "start_helpers", "launch", "boot", "wait_ready" }) do
+  for _, name in ipairs({ "provision", "start_helpers", "launch", "boot", "wait_ready" }) do
     local ok, err = M.call(rt, name)
     if not ok then
+      err = require("vmlua.sandbox.resources").explain(rt, err)
       M.teardown(rt, err)
       return nil, err
     end
@@ -192,6 +213,7 @@ local function emergency_stop(rt, err)
     pcall(e.proc.terminate, e.proc, { signal = "SIGKILL", grace = 5, group = true })
   end
   pcall(stop.remove_sockets, rt)
+  pcall(stop.release, rt)
   if rt.store then pcall(rt.save, rt, "failed", { error = tostring(err), failed_at = core.time() }) end
 end
 
@@ -221,19 +243,83 @@ function M.run_unprotected(rt)
   return M.call(rt, "supervise")
 end
 
+-- ------------------------------------------------------------ detaching
+
+-- The size of the supervisor's log: where what it writes next begins.
+local function log_size(path)
+  local st = core.fs.stat(path)
+  return st and st.size or 0
+end
+
+-- Show on our stderr what the supervisor wrote to its log (its hooks'
+-- output, its messages) between offsets `from` and `to` of its report, so
+-- that `run -d` shows what an attached run would.
+local function show_supervisor_output(log, from, to)
+  from, to = tonumber(from), tonumber(to)
+  if not (from and to and to > from) then return end
+  local f = io.open(log, "rb")
+  if not f then return end
+  f:seek("set", from)
+  local text = f:read(to - from)
+  f:close()
+  if text then io.stderr:write(text); io.stderr:flush() end
+end
+
+-- The supervisor's report, through the readiness pipe: "ready\tFROM\tTO" or
+-- "error\tFROM\tTO\tmessage" (FROM-TO: what it wrote meanwhile).
+local function report(chan, log, from, ok, err)
+  io.stdout:flush()
+  local head = string.format("%s\t%d\t%d", ok and "ready" or "error", from, log_size(log))
+  chan:write(head .. (ok and "" or ("\t" .. tostring(err):gsub("\n", "\\n"))) .. "\n")
+  chan:close()
+end
+
+-- The detaching parent: wait for the supervisor's report. A Ctrl-C or a
+-- SIGTERM meanwhile is passed on (the supervisor aborts the start and tears
+-- it down, or, if it was ready, stops the sandbox); we return 1 once the
+-- supervisor has finished. Returns the line, or nil, the signal and
+-- whether the supervisor ended.
+local function await_report(rt, chan, pid)
+  local signals = require "vmlua.sandbox.signals"
+  while true do
+    local i, ev = core.wait({ { readable = chan }, { signal = signals.STOP } })
+    if i == 2 then
+      local sup = core.proc.attach(pid, core.proc.start_time(pid))
+      local ended = sup == nil -- already gone
+      if sup then
+        local policy, forced = require("vmlua.sandbox.control").budget(rt.state)
+        ended = signals.stop_supervisor(sup, { policy = policy, forced = forced })
+        sup:close()
+      end
+      return nil, ev.signal, ended
+    end
+    if i == nil then return nil end
+    local line, rerr = chan:read_line(0)
+    if line then return line end
+    if rerr == "eof" then return nil end
+  end
+end
+
 --- `run --detach`: fork a supervisor that starts and then supervises the
 -- sandbox; this process waits for its "ready" (or its error) and returns.
 function M.detach(rt)
   local log = rt.dir .. "/supervisor.log"
+  local from = log_size(log)
   local role, chan, pid = core.fork_detached { log = log }
   if not role then return 1, chan end
   if role == "parent" then
     rt.detached_parent, rt.supervisor_pid = true, pid
     rt.lock:close() -- the supervisor holds the lock now
-    local line = chan:read_line()
+    local line, signal, ended = await_report(rt, chan, pid)
     chan:close()
-    if line == "ready" then return 0, nil, pid end
-    if line and line:sub(1, 6) == "error\t" then return 1, (line:sub(7):gsub("\\n", "\n")) end
+    if signal then
+      return 1, string.format("interrupted by %s during the start; %s", signal, ended and "the sandbox was stopped"
+                              or string.format("its supervisor (pid %d) did not finish stopping it", pid))
+    end
+    local what, a, b, msg = (line or ""):match("^(%a+)\t(%d+)\t(%d+)\t?(.*)$")
+    if what then show_supervisor_output(log, a, b) end
+    if what == "ready" then return 0, nil, pid end
+    if what == "error" then return 1, (msg:gsub("\\n", "\n")) end
     local tail = logs.tail(log, 20)
     return 1, "the supervisor exited during start" .. (tail ~= "" and (":\n" .. tail) or "")
   end
@@ -241,14 +327,12 @@ function M.detach(rt)
   rt.show_progress = false
   local ok, err = M.start(rt)
   if not ok then
-    chan:write("error\t" .. tostring(err):gsub("\n", "\\n") .. "\n")
-    chan:close()
+    report(chan, log, from, false, err)
     return 1, err
   end
   local hok, herr = rt:hook("on_ready")
   if not hok then rt.stop_requested = true; rt.hook_error = herr end
-  chan:write("ready\n")
-  chan:close()
+  report(chan, log, from, true)
   probes.release(rt)
   return M.call(rt, "supervise")
 end

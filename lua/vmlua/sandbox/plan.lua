@@ -86,6 +86,25 @@ function M.wire_serial(plan)
   if ok then plan.serial_log = path else plan.serial_note = err end
 end
 
+-- The recipe's name for a virtiofsd field: the share's own field, or the
+-- share's virtiofsd table's.
+local SHARE_FIELDS = { source = "source", cache = "cache", path = "virtiofsd.path", flavor = "virtiofsd.flavor",
+                       sandbox = "virtiofsd.sandbox", thread_pool_size = "virtiofsd.thread_pool_size",
+                       extra_args = "virtiofsd.extra_args" }
+
+-- A virtiofsd builder's "field: message" as the recipe names it:
+-- "shares[1].source: must not contain ','...".
+local function share_problem(i, err)
+  err = tostring(err)
+  local field, rest, msg = err:match("^([%a_]+)([^%s:]*): (.*)$")
+  if field and SHARE_FIELDS[field] then
+    return string.format("shares[%d].%s%s: %s", i, SHARE_FIELDS[field], rest, msg)
+  elseif field == "socket" then
+    return string.format("shares[%d]: the virtiofsd socket in the sandbox dir: %s (see VMLUA_RUN_DIR)", i, msg)
+  end
+  return string.format("shares[%d].virtiofsd: %s", i, err)
+end
+
 -- virtiofsd for share i: its process (ready by its "Waiting for vhost-user"
 -- line) and its socket.
 local function virtiofsd_process(sb, plan, i, share)
@@ -97,21 +116,23 @@ local function virtiofsd_process(sb, plan, i, share)
               i, table.concat(virtiofsd.CANDIDATES, ", "), i)
     bin = "virtiofsd"
   end
-  local cfg = virtiofsd.config {
+  local log = plan.dir .. "/" .. string.format("virtiofsd-%d.log", i)
+  local cfg, cerr = virtiofsd.new {
     path = bin, socket = sock, source = sb:resolve(share.source), cache = share.cache,
-    sandbox = v.sandbox, thread_pool_size = v.thread_pool_size, extra_args = v.extra_args,
+    sandbox = v.sandbox or virtiofsd.default_sandbox(), thread_pool_size = v.thread_pool_size,
+    extra_args = v.extra_args,
     flavor = v.flavor,
   }
-  local log = plan.dir .. "/" .. string.format("virtiofsd-%d.log", i)
-  local argv, aerr = cfg:argv()
+  local argv, aerr
+  if cfg then argv, aerr = cfg:command() end
   if not argv then
-    add_error(plan, "shares[%d].virtiofsd: %s", i, tostring(aerr))
+    plan.errors[#plan.errors + 1] = share_problem(i, cerr or aerr)
     argv = { bin }
   end
   -- virtiofsd serves exactly one connection: readiness is its ready line,
   -- never a connect() probe (that would be taken for the VMM).
   local ready = {}
-  local r = cfg:ready()
+  local r = cfg and cfg:ready() or { line = virtiofsd.READY_LINE }
   if r.line then ready[1] = bind_probe({ kind = "line", text = r.line, timeout = share.timeout }, plan, log) end
   return {
     name = "virtiofsd-" .. share.tag, role = "share", share = i, tag = share.tag, argv = argv, log = log,
@@ -159,7 +180,16 @@ end
 
 --- The hypervisor process, as its driver launches it in the sandbox's flow.
 function M.add_hypervisor(sb, plan)
-  local launch = plan.driver.launch(plan.config, plan.flow)
+  -- The builder raises for a config it cannot launch (a recipe that edited
+  -- cfg.fields by hand): that is a recipe error, reported with the others.
+  local valid, verr = plan.config:validate()
+  local launch
+  if valid then
+    launch = plan.driver.launch(plan.config, plan.flow)
+  else
+    add_error(plan, "hypervisor: %s", tostring(verr))
+    launch = { argv = { plan.config:binary() } }
+  end
   plan.vm_config, plan.net_hotplug = launch.vm_config, launch.net_hotplug
   plan.hypervisor = {
     name = "hypervisor", role = "hypervisor", argv = resolve_program(sb, launch.argv),
@@ -172,6 +202,9 @@ end
 function M.bind_ready(sb, plan)
   plan.ready = {}
   for i, p in ipairs(sb.ready) do plan.ready[i] = bind_probe(p, plan, plan.hypervisor.log) end
+  -- the same list under the hypervisor's process, as for helpers (and as
+  -- `plan --json` shows it): a step may change a probe through either
+  plan.hypervisor.ready = plan.ready
   for _, p in ipairs(plan.ready) do
     if p.kind == "serial" and not plan.serial_log then
       add_error(plan, "ready: a serial probe needs the serial console in a file, but %s",
@@ -199,6 +232,7 @@ function M.plan(sb, opts)
   M.wire_shares(sb, plan)
   M.add_helpers(sb, plan)
   M.check_recipe_sockets(plan)
+  require("vmlua.sandbox.resources").wire(sb, plan) -- network, disks
   M.add_hypervisor(sb, plan)
   M.bind_ready(sb, plan)
   plan.stop = sb.stop

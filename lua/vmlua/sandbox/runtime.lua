@@ -1,6 +1,7 @@
 --- The live side of a sandbox: its processes, its state file, its clients.
 -- Hooks receive this object as `sb`: `sb.id`, `sb.dir`, `sb.pid`,
--- `sb.shares`, `sb.args`, `sb:control()`, `sb:qmp()`, `sb:api()`,
+-- `sb.shares`, `sb.args`, `sb.network` and `sb.disks` (as state.json records
+-- them: forwards, tap, overlays), `sb:control()`, `sb:qmp()`, `sb:api()`,
 -- `sb:stop()`, `sb:serial_tail(n)`, `sb:log(level, msg)`, `sb:path(p)`.
 local core = require "vmlua.core"
 local exits = require "vmlua.sandbox.exits"
@@ -24,6 +25,7 @@ local function initial_state(sb, plan)
     st.stop_policy[i] = { step = s.fn and "function" or s.name, name = s.name, grace = s.grace }
   end
   st.stop_budget = require("vmlua.sandbox.stop").budget(plan.stop, plan.processes)
+  require("vmlua.sandbox.resources").record(st, plan) -- network, disks
   return st
 end
 
@@ -35,6 +37,7 @@ function M.new(sb, plan, opts)
     state = initial_state(sb, plan),
   }, Runtime)
   for i, s in ipairs(sb.shares) do rt.shares[i] = { tag = s.tag, source = sb:resolve(s.source) } end
+  rt.network, rt.disks = rt.state.network, rt.state.disks
   local show = opts.progress
   if show == nil then show = core.isatty(2) end
   rt.show_progress = show

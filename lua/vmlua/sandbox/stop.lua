@@ -149,6 +149,12 @@ function M.stop_rest(rt)
   if rt.hv then rt.hv:terminate { grace = M.GROUP_GRACE, group = true } end
   M.stop_helpers(rt)
   M.remove_sockets(rt)
+  M.release(rt)
+end
+
+--- The tap and the overlays the state records (vmlua.sandbox.resources).
+function M.release(rt)
+  require("vmlua.sandbox.resources").release(rt.state, rt.dir, function(fmt, ...) rt:progress(fmt, ...) end)
 end
 
 --- How long a whole stop may take, in seconds: `policy` with the stop

@@ -21,6 +21,8 @@ M.HELPER_EXIT_GRACE = 2
 local function finish_stop(rt, opts, why)
   rt:progress("stopping (%s)", why)
   local clean, res = stop.run(rt, opts)
+  -- a run whose on_ready raised failed, however cleanly it then stopped
+  if rt.hook_error then rt:save("failed", { error = rt.hook_error, failed_at = core.time() }) end
   rt:hook("on_exit", res.exit)
   if rt.hook_error then return 1, rt.hook_error end
   if clean then return 0 end
