@@ -9,6 +9,7 @@
 #   make guest        build the guest kit (kernel + initramfs) into build/guest/
 #   make demo         the main job: boot the demo guest with a shared folder
 #   make bench        run the benchmarks under bench/
+#   make fuzz         run every fuzz target FUZZ_SECONDS (60) with libFuzzer (clang)
 #   make install      PREFIX=/usr/local DESTDIR= ; make uninstall
 #
 # luarocks (build type make) passes CC, CFLAGS, LIBFLAG, LUA_INCDIR and the
@@ -51,7 +52,18 @@ SAN_FLAGS  := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize
 # Every core/*.c except main.c goes into both the executable and the module.
 CORE_SRC   := $(filter-out core/main.c,$(sort $(wildcard core/*.c)))
 CORE_HDR   := $(wildcard core/*.h)
+# Two layers: the bindings (core/l*.c; linebuf.c is not one) and the
+# Lua-free C below them. The Lua-free files are compiled without Lua's
+# include path and the C tests link them without liblua: a Lua-free file
+# that includes <lua.h> or calls into Lua does not build.
+BIND_SRC   := $(filter-out core/linebuf.c,$(filter core/l%.c,$(CORE_SRC)))
+LUAFREE_SRC := $(filter-out $(BIND_SRC),$(CORE_SRC))
+NOLUA_CFLAGS = $(WARN) $(DEFS) -fPIC $(CFLAGS) $(shell $(PKG_CONFIG) --cflags json-c libbsd-overlay 2>/dev/null)
 CTEST_SRC  := $(sort $(wildcard tests/c/test_*.c))
+# Fuzz targets (see "fuzzing" below): each also replays as a C test.
+FUZZ_C     := $(basename $(notdir $(wildcard tests/fuzz/c/*.c)))
+FUZZ_LUA   := $(basename $(notdir $(wildcard tests/fuzz/lua/*.lua)))
+FUZZ_NAMES := $(FUZZ_C) $(FUZZ_LUA)
 FAKE_SRC   := $(sort $(wildcard tests/fakes/*.c))
 BENCH_SRC  := $(sort $(wildcard bench/*.c))
 
@@ -72,6 +84,8 @@ asan: $(A)/vmlua $(A)/lib/vmlua/core.so $(A)/ctests $(A)/fakes $(A)/bench
 # ---- normal build ---------------------------------------------------------
 $(B)/obj/%.o: core/%.c $(CORE_HDR) | $(B)/obj
 	$(CC) $(ALL_CFLAGS) -c -o $@ $<
+$(LUAFREE_SRC:core/%.c=$(B)/obj/%.o) $(LUAFREE_SRC:core/%.c=$(A)/obj/%.o) \
+$(LUAFREE_SRC:core/%.c=build/fuzz/obj/%.o): ALL_CFLAGS = $(NOLUA_CFLAGS)
 
 $(B)/vmlua: $(B)/obj/main.o $(CORE_SRC:core/%.c=$(B)/obj/%.o)
 	$(CC) $(CFLAGS) -rdynamic -o $@ $^ $(PKG_LIBS) $(LDFLAGS)
@@ -90,15 +104,15 @@ $(A)/lib/vmlua/core.so: $(CORE_SRC:core/%.c=$(A)/obj/%.o) | $(A)/lib/vmlua
 	$(CC) $(CFLAGS) $(SAN_FLAGS) $(LIBFLAG) -o $@ $^ $(MOD_LIBS) $(LDFLAGS)
 
 # ---- C tests and fakes (built in both flavours) ---------------------------
-$(B)/ctests: $(CTEST_SRC:tests/c/%.c=$(B)/ctests.d/%)
+$(B)/ctests: $(CTEST_SRC:tests/c/%.c=$(B)/ctests.d/%) $(FUZZ_NAMES:%=$(B)/ctests.d/test_fuzz_%)
 	@touch $@
-$(B)/ctests.d/%: tests/c/%.c tests/c/tap.h $(CORE_SRC:core/%.c=$(B)/obj/%.o) | $(B)/ctests.d
-	$(CC) $(ALL_CFLAGS) -Icore -o $@ $< $(CORE_SRC:core/%.c=$(B)/obj/%.o) $(PKG_LIBS) $(LDFLAGS)
+$(B)/ctests.d/%: tests/c/%.c tests/c/tap.h $(LUAFREE_SRC:core/%.c=$(B)/obj/%.o) | $(B)/ctests.d
+	$(CC) $(NOLUA_CFLAGS) -Icore -o $@ $< $(LUAFREE_SRC:core/%.c=$(B)/obj/%.o) $(MOD_LIBS) $(LDFLAGS)
 
-$(A)/ctests: $(CTEST_SRC:tests/c/%.c=$(A)/ctests.d/%)
+$(A)/ctests: $(CTEST_SRC:tests/c/%.c=$(A)/ctests.d/%) $(FUZZ_NAMES:%=$(A)/ctests.d/test_fuzz_%)
 	@touch $@
-$(A)/ctests.d/%: tests/c/%.c tests/c/tap.h $(CORE_SRC:core/%.c=$(A)/obj/%.o) | $(A)/ctests.d
-	$(CC) $(ALL_CFLAGS) $(SAN_FLAGS) -Icore -o $@ $< $(CORE_SRC:core/%.c=$(A)/obj/%.o) $(PKG_LIBS) $(LDFLAGS)
+$(A)/ctests.d/%: tests/c/%.c tests/c/tap.h $(LUAFREE_SRC:core/%.c=$(A)/obj/%.o) | $(A)/ctests.d
+	$(CC) $(NOLUA_CFLAGS) $(SAN_FLAGS) -Icore -o $@ $< $(LUAFREE_SRC:core/%.c=$(A)/obj/%.o) $(MOD_LIBS) $(LDFLAGS)
 
 # Fakes are stand-alone programs (a fake cloud-hypervisor, a fake slow VMM).
 # A fake too big for one file lives in tests/fakes/<name>/ (*.c and *.h) and
@@ -134,8 +148,51 @@ $(A)/bench: $(BENCH_SRC:bench/%.c=$(A)/bench.d/%)
 $(A)/bench.d/%: bench/%.c | $(A)/bench.d
 	$(CC) $(WARN) $(DEFS) $(CFLAGS) $(SAN_FLAGS) $(PKG_CFLAGS) -o $@ $< $(MOD_LIBS) $(LDFLAGS)
 
+# ---- fuzzing (docs/fuzzing.md) -------------------------------------------
+# A target is one file: tests/fuzz/c/<name>.c (a reader in C, on the
+# Lua-free layer) or tests/fuzz/lua/<name>.lua (a reader in Lua, run by
+# tests/fuzz/lua_target.c). Each is built twice: a replay of its corpus and
+# regressions under gcc, which `make test` and `make check` run with the C
+# tests (build/ctests.d/test_fuzz_<name>; no clang needed), and a libFuzzer
+# binary under clang for `make fuzz` (build/fuzz/<name>).
+F          := build/fuzz
+FUZZ_CC    ?= clang
+FUZZ_SAN   := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+FUZZ_DEPS  := tests/fuzz/fuzz.h tests/fuzz/replay.c
+FUZZ_SECONDS ?= 60
+FUZZ_MAX_LEN ?= 16384
+FUZZ_TARGETS ?= $(FUZZ_NAMES)
+
+# $(1) name, $(2) its source, $(3) flags, $(4) objects (core/%.c stems), $(5) libs
+define fuzz_rules
+$(B)/ctests.d/test_fuzz_$(1): $(2) $(FUZZ_DEPS) $(4:%=$(B)/obj/%.o) | $(B)/ctests.d
+	$$(CC) $(3) -Itests/fuzz -Icore -DFUZZ_TARGET='"$(1)"' -DFUZZ_ROOT='"$$(CURDIR)"' -o $$@ \
+	  tests/fuzz/replay.c $(2) $(4:%=$(B)/obj/%.o) $(5) $$(LDFLAGS)
+$(A)/ctests.d/test_fuzz_$(1): $(2) $(FUZZ_DEPS) $(4:%=$(A)/obj/%.o) | $(A)/ctests.d
+	$$(CC) $(3) $$(SAN_FLAGS) -Itests/fuzz -Icore -DFUZZ_TARGET='"$(1)"' -DFUZZ_ROOT='"$$(CURDIR)"' -o $$@ \
+	  tests/fuzz/replay.c $(2) $(4:%=$(A)/obj/%.o) $(5) $$(LDFLAGS)
+$(F)/$(1): $(2) tests/fuzz/fuzz.h $(4:%=$(F)/obj/%.o)
+	$$(FUZZ_CC) $(3) $$(FUZZ_SAN) -fsanitize=fuzzer -Itests/fuzz -Icore -DFUZZ_LIBFUZZER -DFUZZ_TARGET='"$(1)"' \
+	  -DFUZZ_ROOT='"$$(CURDIR)"' -o $$@ $(2) $(4:%=$(F)/obj/%.o) $(5) $$(LDFLAGS)
+endef
+$(foreach n,$(FUZZ_C),$(eval $(call fuzz_rules,$(n),tests/fuzz/c/$(n).c tests/fuzz/tmpdir.c,$$(NOLUA_CFLAGS),$(LUAFREE_SRC:core/%.c=%),$$(MOD_LIBS))))
+$(foreach n,$(FUZZ_LUA),$(eval $(call fuzz_rules,$(n),tests/fuzz/lua_target.c,$$(ALL_CFLAGS),$(CORE_SRC:core/%.c=%),$$(PKG_LIBS))))
+
+$(F)/obj/%.o: core/%.c $(CORE_HDR) | $(F)/obj
+	$(FUZZ_CC) $(ALL_CFLAGS) $(FUZZ_SAN) -fsanitize=fuzzer-no-link -c -o $@ $<
+
+.PHONY: fuzz fuzz-merge
+# Run each target for FUZZ_SECONDS (new inputs go to build/fuzz/corpus/,
+# crashes to build/fuzz/crashes/); fails if any crashed.
+fuzz: $(FUZZ_TARGETS:%=$(F)/%)
+	tests/fuzz/run $(F) $(FUZZ_SECONDS) $(FUZZ_MAX_LEN) $(FUZZ_TARGETS)
+
+# Keep what the runs found that adds coverage in the corpus under tests/.
+fuzz-merge: $(FUZZ_TARGETS:%=$(F)/%)
+	tests/fuzz/run --merge $(F) $(FUZZ_TARGETS)
+
 $(B)/obj $(A)/obj $(B)/lib/vmlua $(A)/lib/vmlua $(B)/ctests.d $(A)/ctests.d $(B)/fakes.d $(A)/fakes.d \
-$(B)/bench.d $(A)/bench.d:
+$(B)/bench.d $(A)/bench.d $(F)/obj:
 	@mkdir -p $@
 
 # ---- tests ----------------------------------------------------------------
@@ -186,4 +243,4 @@ uninstall:
 
 clean:
 	rm -rf $(B)/obj $(B)/vmlua $(B)/lib $(B)/ctests $(B)/ctests.d $(B)/fakes $(B)/fakes.d $(B)/bench \
-	       $(B)/bench.d $(A) $(B)/results
+	       $(B)/bench.d $(A) $(B)/results $(F)

@@ -1,7 +1,8 @@
 /*
  * Errors of the Lua-free C layer (paths.c, state.c, sock.c, fsutil.c):
  * a message ready for the user and the errno behind it (0 when there is
- * none), which the bindings turn into `nil, msg[, errno]` (lerror.h).
+ * none), which the bindings turn into `nil, msg[, errno]` (vl_push_error,
+ * lbind.h).
  */
 #ifndef VMLUA_ERROR_H
 #define VMLUA_ERROR_H

@@ -9,7 +9,7 @@
 #include <stddef.h>
 #include <sys/types.h>
 
-#include "vmlua.h"
+#include "linebuf.h"
 
 typedef struct vl_follow vl_follow;
 

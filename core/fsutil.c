@@ -13,6 +13,16 @@
 
 #include "fsutil.h"
 
+int vl_close_keep_errno(int fd)
+{
+	int err = errno;
+
+	if (fd >= 0)
+		close(fd);
+	errno = err;
+	return err;
+}
+
 int vl_write_all(int fd, const void *p, size_t n)
 {
 	const char *c = p;

@@ -8,6 +8,11 @@
 #include <stddef.h>
 #include <sys/types.h>
 
+/* Close fd on an error path and return the errno of the failure being
+ * reported (which close may not change): `return vl_err_sys(e,
+ * vl_close_keep_errno(fd), ...)`. */
+int vl_close_keep_errno(int fd);
+
 /* Write all n bytes (retrying short writes and EINTR). 0, or -1 with errno. */
 int vl_write_all(int fd, const void *p, size_t n);
 

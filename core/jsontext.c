@@ -17,6 +17,34 @@
  * parser finds everything else. Returns its offset and sets *why, or leaves
  * *why NULL.
  */
+size_t vl_utf8_seq(const unsigned char *p, size_t left)
+{
+	unsigned c = p[0];
+	size_t n;
+	unsigned cp, min;
+
+	if (c < 0x80)
+		return 1;
+	if (c >= 0xc2 && c <= 0xdf)
+		n = 2, cp = c & 0x1f, min = 0x80;
+	else if (c >= 0xe0 && c <= 0xef)
+		n = 3, cp = c & 0x0f, min = 0x800;
+	else if (c >= 0xf0 && c <= 0xf4)
+		n = 4, cp = c & 0x07, min = 0x10000;
+	else
+		return 0;
+	if (left < n)
+		return 0;
+	for (size_t i = 1; i < n; i++) {
+		if ((p[i] & 0xc0) != 0x80)
+			return 0;
+		cp = (cp << 6) | (p[i] & 0x3f);
+	}
+	if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+		return 0;
+	return n;
+}
+
 static int is_digit(char c)
 {
 	return c >= '0' && c <= '9';
@@ -53,21 +81,56 @@ static size_t scan_number(const char *t, size_t len, size_t i, const char **why)
 	return i;
 }
 
+/* Does the string that ended before t[i] stand before a ':' (a key)? */
+static int is_key(const char *t, size_t len, size_t i)
+{
+	while (i < len && (t[i] == ' ' || t[i] == '\t' || t[i] == '\n' || t[i] == '\r'))
+		i++;
+	return i < len && t[i] == ':';
+}
+
+/* The string starting at t[i] (its '"'): returns the index past it. json-c
+ * keeps object keys as C strings, so a key holding \u0000 would be cut
+ * there (and could then replace another key): *nul gets the offset of the
+ * first such escape, or len. */
+static size_t scan_string(const char *t, size_t len, size_t i, size_t *nul, const char **why)
+{
+	*nul = len;
+	for (i++; i < len && t[i] != '"'; i++) {
+		unsigned char c = (unsigned char)t[i];
+		if (c == '\\') {
+			if (*nul == len && len - i > 5 && memcmp(t + i + 1, "u0000", 5) == 0)
+				*nul = i;
+			i++;
+		} else if (c < 0x20) {
+			*why = "control character in string";
+			return i;
+		} else if (c >= 0x80) {
+			size_t n = vl_utf8_seq((const unsigned char *)t + i, len - i);
+			if (n == 0) {
+				*why = "invalid utf-8 string";
+				return i;
+			}
+			i += n - 1;
+		}
+	}
+	return i + 1;
+}
+
 static size_t lexical_check(const char *t, size_t len, const char **why)
 {
 	*why = NULL;
 	for (size_t i = 0; i < len;) {
 		char c = t[i];
 		if (c == '"') {
-			for (i++; i < len && t[i] != '"'; i++) {
-				if (t[i] == '\\') {
-					i++;
-				} else if ((unsigned char)t[i] < 0x20) {
-					*why = "control character in string";
-					return i;
-				}
+			size_t nul;
+			i = scan_string(t, len, i, &nul, why);
+			if (*why != NULL)
+				return i;
+			if (nul < len && is_key(t, len, i)) {
+				*why = "object key with a NUL character (\\u0000)";
+				return nul;
 			}
-			i++;
 		} else if (c == '-' || is_digit(c)) {
 			size_t end = scan_number(t, len, i, why);
 			if (*why != NULL)

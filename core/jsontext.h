@@ -20,6 +20,11 @@ struct json_object;
  * "<reason> at offset N" in err. */
 struct json_object *vl_json_parse(const char *text, size_t len, int *ok, char *err, size_t errsz);
 
+/* Length of the valid UTF-8 sequence at p (1-4), or 0 if it is not one:
+ * overlong forms, surrogates and code points over U+10FFFF are invalid. The
+ * one definition of UTF-8 for decoding and encoding. */
+size_t vl_utf8_seq(const unsigned char *p, size_t left);
+
 /* The shortest "%.*g" rendering of a finite double that reads back as the
  * same value, always with a '.', 'e' or 'E' so it reads back as a float. */
 void vl_json_format_double(double d, char *buf, size_t size);

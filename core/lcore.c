@@ -6,6 +6,7 @@
 #include <json-c/json_c_version.h>
 #include <lauxlib.h>
 
+#include "inherit.h"
 #include "vmlua.h"
 
 static void (*const parts[])(lua_State *L) = {
@@ -17,6 +18,7 @@ static void (*const parts[])(lua_State *L) = {
 
 int luaopen_vmlua_core(lua_State *L)
 {
+	vl_inherited_record();	/* before Lua code of ours opens any file */
 	lua_newtable(L);
 	lua_pushliteral(L, VMLUA_VERSION);
 	lua_setfield(L, -2, "version");

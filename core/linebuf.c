@@ -8,7 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "vmlua.h"
+#include "linebuf.h"
 
 enum { READ_CHUNK = 16384 };
 
@@ -75,8 +75,14 @@ ssize_t vl_linebuf_fill(vl_linebuf *b, int fd)
 
 int vl_linebuf_next_line(const vl_linebuf *b, const char **line, size_t *n, size_t *used)
 {
-	size_t limit = b->max_line;
+	return vl_linebuf_next_line_max(b, b->max_line, line, n, used);
+}
 
+int vl_linebuf_next_line_max(const vl_linebuf *b, size_t limit, const char **line, size_t *n,
+			     size_t *used)
+{
+	if (limit == 0 || limit > b->max_line)
+		limit = b->max_line;
 	if (b->len == 0)
 		return 0;
 	/* A line of exactly max_line bytes is still one line, with its "\n" or
@@ -100,7 +106,7 @@ int vl_linebuf_next_line(const vl_linebuf *b, const char **line, size_t *n, size
 		return 1;
 	}
 	if (b->eof) {
-		*n = *used = b->len;
+		*n = *used = b->len < limit ? b->len : limit;
 		return 1;
 	}
 	return 0;

@@ -9,7 +9,9 @@
  * metatable mark (the same ones array()/object() set), so that an empty
  * array stays [] and an empty object stays {} through a round trip.
  */
+#include <limits.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -58,42 +60,12 @@ void vl_json_box_clear(struct json_object **slot)
 	*slot = NULL;
 }
 
-/* ---- UTF-8 --------------------------------------------------------------- */
-
-/* Length of the valid UTF-8 sequence at p (1-4), or 0 if it is not one
- * (overlong forms, surrogates and code points over U+10FFFF are invalid). */
-static size_t utf8_seq(const unsigned char *p, size_t left)
-{
-	unsigned c = p[0];
-	size_t n;
-	unsigned cp, min;
-
-	if (c < 0x80)
-		return 1;
-	if (c >= 0xc2 && c <= 0xdf)
-		n = 2, cp = c & 0x1f, min = 0x80;
-	else if (c >= 0xe0 && c <= 0xef)
-		n = 3, cp = c & 0x0f, min = 0x800;
-	else if (c >= 0xf0 && c <= 0xf4)
-		n = 4, cp = c & 0x07, min = 0x10000;
-	else
-		return 0;
-	if (left < n)
-		return 0;
-	for (size_t i = 1; i < n; i++) {
-		if ((p[i] & 0xc0) != 0x80)
-			return 0;
-		cp = (cp << 6) | (p[i] & 0x3f);
-	}
-	if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-		return 0;
-	return n;
-}
+/* ---- UTF-8 (vl_utf8_seq, jsontext.c) ------------------------------------- */
 
 static int utf8_valid(const char *s, size_t len)
 {
 	for (size_t i = 0, n; i < len; i += n)
-		if ((n = utf8_seq((const unsigned char *)s + i, len - i)) == 0)
+		if ((n = vl_utf8_seq((const unsigned char *)s + i, len - i)) == 0)
 			return 0;
 	return 1;
 }
@@ -105,7 +77,7 @@ static const char *push_utf8_repaired(lua_State *L, const char *s, size_t len, s
 
 	luaL_buffinit(L, &b);
 	for (size_t i = 0, n; i < len; i += n) {
-		n = utf8_seq((const unsigned char *)s + i, len - i);
+		n = vl_utf8_seq((const unsigned char *)s + i, len - i);
 		if (n == 0) {
 			luaL_addstring(&b, "\xef\xbf\xbd");
 			n = 1;
@@ -187,19 +159,39 @@ static enum kind table_kind(encoder *c, int idx)
 	return K_OBJECT;
 }
 
+struct json_object *vl_json_new_string(lua_State *L, const char *s, size_t len, int flags)
+{
+	struct json_object *o;
+
+	/* json-c measures strings in int: a longer one would be cut. */
+	if (len > INT_MAX) {
+		if (!(flags & VL_JSON_LOSSY))
+			luaL_error(L, "json: cannot encode a string of %I bytes (the limit is %d)",
+				   (LUAI_UACINT)len, INT_MAX);
+		char text[64];
+		snprintf(text, sizeof text, "<string of %zu bytes>", len);
+		o = json_object_new_string(text);
+	} else {
+		o = json_object_new_string_len(s, (int)len);
+	}
+	if (o == NULL)
+		luaL_error(L, "json: out of memory");
+	return o;
+}
+
 static struct json_object *make_string(encoder *c, int idx)
 {
 	size_t len;
 	const char *s = lua_tolstring(c->L, idx, &len);
-	if (!utf8_valid(s, len)) {
+	if (len <= INT_MAX && !utf8_valid(s, len)) {
 		if (!lossy(c))
 			luaL_error(c->L, "json: cannot encode a string that is not valid UTF-8");
 		s = push_utf8_repaired(c->L, s, len, &len);
-		struct json_object *o = checked(c, json_object_new_string_len(s, (int)len));
+		struct json_object *o = vl_json_new_string(c->L, s, len, c->flags);
 		lua_pop(c->L, 1);
 		return o;
 	}
-	return checked(c, json_object_new_string_len(s, (int)len));
+	return vl_json_new_string(c->L, s, len, c->flags);
 }
 
 static struct json_object *make_number(encoder *c, int idx)
@@ -222,7 +214,7 @@ static struct json_object *make_rendered(encoder *c, int idx)
 {
 	size_t len;
 	const char *s = luaL_tolstring(c->L, idx, &len);
-	struct json_object *o = checked(c, json_object_new_string_len(s, (int)len));
+	struct json_object *o = vl_json_new_string(c->L, s, len, c->flags);
 	lua_pop(c->L, 1);
 	return o;
 }
@@ -253,12 +245,13 @@ static struct json_object *make(encoder *c, int idx, int depth, int *is_containe
 			luaL_error(L, "json: cannot encode nesting deeper than %d", VL_JSON_MAX_DEPTH);
 		}
 		lua_pushvalue(L, idx);
-		if (lua_rawget(L, c->visiting) != LUA_TNIL) {
+		int cycle = lua_rawget(L, c->visiting) != LUA_TNIL;
+		lua_pop(L, 1);
+		if (cycle) {
 			if (lossy(c))
 				return checked(c, json_object_new_string("<cycle>"));
 			luaL_error(L, "json: cannot encode a table that contains itself (a cycle)");
 		}
-		lua_pop(L, 1);
 		*is_container = 1;
 		if (table_kind(c, idx) == K_ARRAY)
 			return checked(c, json_object_new_array());

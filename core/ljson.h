@@ -9,6 +9,8 @@
 #ifndef VMLUA_LJSON_H
 #define VMLUA_LJSON_H
 
+#include <stddef.h>
+
 #include <lua.h>
 
 struct json_object;
@@ -27,6 +29,11 @@ void vl_json_box_clear(struct json_object **slot);
  * soon as it exists). Raises "json: ..." for values JSON cannot hold, unless
  * VL_JSON_LOSSY. Objects are written with sorted keys. */
 void vl_json_from_lua(lua_State *L, int idx, struct json_object **slot, int flags);
+
+/* A json-c string of s[0..len): raises "json: cannot encode a string of N
+ * bytes" past json-c's INT_MAX limit, or with VL_JSON_LOSSY gives the text
+ * "<string of N bytes>" instead. Raises on out of memory. */
+struct json_object *vl_json_new_string(lua_State *L, const char *s, size_t len, int flags);
 
 /* Push the Lua value of o (NULL is JSON null -> core.json.null). Arrays and
  * objects get the array/object marks. o stays owned by the caller. */

@@ -170,7 +170,7 @@ static void build_json(lua_State *L, struct json_object **slot, int level, const
 	if (o == NULL ||
 	    add_member(o, "ts", json_object_new_double_s((double)ts.tv_sec + ts.tv_nsec / 1e9, when)) < 0 ||
 	    add_member(o, "level", json_object_new_string(level_names[level])) < 0 ||
-	    add_member(o, "msg", json_object_new_string_len(msg, (int)len)) < 0)
+	    add_member(o, "msg", vl_json_new_string(L, msg, len, VL_JSON_LOSSY)) < 0)
 		luaL_error(L, "log: out of memory");
 	if (fields == NULL)
 		return;

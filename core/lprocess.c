@@ -17,7 +17,10 @@
 #include <lauxlib.h>
 
 #include "lbind.h"
+#include "pgroup.h"
 #include "process.h"
+#include "procinfo.h"
+#include "procstat.h"
 #include "stream.h"
 
 /* ---- shared with lspawn.c and lwait.c ------------------------------------ */
@@ -394,6 +397,50 @@ static int open_checked(lua_State *L, pid_t pid, int check, unsigned long long w
 	return fd;
 }
 
+/* Up to this much of a process's arguments is read (QEMU's are a few KiB). */
+enum { CMDLINE_MAX = 128 * 1024 };
+
+/* core.proc.info(pid) -> { pid, uid, euid, start_time, state, exe,
+ * cmdline = { ... }[, cmdline_cut = true] } */
+static int proc_info(lua_State *L)
+{
+	pid_t pid = check_pid(L, 1);
+	/* In a userdata: the buffer is freed even if building the table raises. */
+	struct vl_procinfo *info = lua_newuserdatauv(L, sizeof *info + CMDLINE_MAX, 0);
+	char *cmdline = (char *)(info + 1);
+
+	if (vl_proc_info(pid, info, cmdline, CMDLINE_MAX) < 0)
+		return no_such_process(L, pid, errno);
+	lua_createtable(L, 0, 8);
+	lua_pushinteger(L, pid);
+	lua_setfield(L, -2, "pid");
+	lua_pushinteger(L, (lua_Integer)info->uid);
+	lua_setfield(L, -2, "uid");
+	lua_pushinteger(L, (lua_Integer)info->euid);
+	lua_setfield(L, -2, "euid");
+	lua_pushinteger(L, (lua_Integer)info->stat.start);
+	lua_setfield(L, -2, "start_time");
+	lua_pushlstring(L, &info->stat.state, 1);
+	lua_setfield(L, -2, "state");
+	if (info->has_exe) {
+		lua_pushstring(L, info->exe);
+		lua_setfield(L, -2, "exe");
+	}
+	lua_newtable(L);
+	size_t off = 0, n;
+	const char *arg;
+	for (lua_Integer i = 1; (arg = vl_cmdline_next(cmdline, info->cmdline_len, &off, &n)) != NULL; i++) {
+		lua_pushlstring(L, arg, n);
+		lua_rawseti(L, -2, i);
+	}
+	lua_setfield(L, -2, "cmdline");
+	if (info->cmdline_cut) {
+		lua_pushboolean(L, 1);
+		lua_setfield(L, -2, "cmdline_cut");
+	}
+	return 1;
+}
+
 static int proc_attach(lua_State *L)
 {
 	pid_t pid = check_pid(L, 1);
@@ -452,6 +499,7 @@ void vl_open_process(lua_State *L)
 	};
 	static const luaL_Reg proc[] = {
 		{ "start_time", proc_start_time },
+		{ "info", proc_info },
 		{ "alive", proc_alive },
 		{ "attach", proc_attach },
 		{ "kill", proc_kill },

@@ -10,8 +10,10 @@
  *   sock:shutdown([how])  sock:fileno()  sock:close()
  *
  * Reads go through a line buffer, so read_line, read and recv can be mixed.
- * fds that arrive (SCM_RIGHTS) with any read are queued until recv_fds hands
- * them out; the queue is closed with the socket.
+ * fds that arrive (SCM_RIGHTS) are closed at once until the socket's first
+ * recv_fds; from then on those that come with any read are queued (up to
+ * VL_MAX_FDS) until recv_fds hands them out; the queue is closed with the
+ * socket.
  */
 #include <errno.h>
 #include <stddef.h>
@@ -25,6 +27,7 @@
 #include <lauxlib.h>
 
 #include "lbind.h"
+#include "linebuf.h"
 #include "sock.h"
 #include "vmlua.h"
 
@@ -167,34 +170,48 @@ static void consume(vl_socket *s, size_t n)
 	s->no_newline = s->no_newline > n ? s->no_newline - n : 0;
 }
 
-/* The next line, as vl_linebuf_next_line, without scanning the same bytes
- * again on every read while a long line arrives (which would make reading
- * an n-byte line cost O(n^2)). */
-static int next_line(vl_socket *s, const char **line, size_t *n, size_t *used)
+/* The next line of at most limit bytes, as vl_linebuf_next_line_max,
+ * without scanning the same bytes again on every read while a long line
+ * arrives (which would make reading an n-byte line cost O(n^2)). */
+static int next_line(vl_socket *s, size_t limit, const char **line, size_t *n, size_t *used)
 {
 	vl_linebuf *b = &s->in;
 	if (b->len > s->no_newline &&
 	    memchr(b->data + s->no_newline, '\n', b->len - s->no_newline) != NULL)
-		return vl_linebuf_next_line(b, line, n, used);
+		return vl_linebuf_next_line_max(b, limit, line, n, used);
 	s->no_newline = b->len;
-	if (b->len > b->max_line || b->eof)
-		return vl_linebuf_next_line(b, line, n, used);
+	if (b->len > limit || b->eof)
+		return vl_linebuf_next_line_max(b, limit, line, n, used);
 	return 0;
 }
 
+/* A peer that keeps sending must not keep a read going past its deadline:
+ * every read makes one attempt, then gives up once the deadline is due,
+ * however much data is still coming. */
+static int overdue(double deadline, int attempt)
+{
+	return attempt > 0 && deadline >= 0 && vl_monotonic() >= deadline;
+}
+
+/* read_line([timeout[, max]]): max bounds the line, and so the memory a
+ * line that never ends can take (max plus one read). */
 static int socket_read_line(lua_State *L)
 {
 	vl_socket *s = check_socket(L);
 	double deadline = vl_deadline(vl_opt_timeout(L, 2));
+	lua_Integer max = luaL_optinteger(L, 3, SOCKET_MAX_LINE);
+	luaL_argcheck(L, max >= 1 && max <= SOCKET_MAX_LINE, 3, "max must be 1 .. 64 MiB");
 	const char *line;
 	size_t n, used;
 
-	for (;;) {
-		if (next_line(s, &line, &n, &used)) {
+	for (int attempt = 0;; attempt++) {
+		if (next_line(s, (size_t)max, &line, &n, &used)) {
 			lua_pushlstring(L, line, n);
 			consume(s, used);
 			return 1;
 		}
+		if (overdue(deadline, attempt))
+			return vl_fail_timeout(L);
 		int r = fill(s, deadline);
 		if (r < 0)
 			return io_fail(L, errno, "recv");
@@ -210,7 +227,9 @@ static int socket_read(lua_State *L)
 	luaL_argcheck(L, want >= 0, 2, "byte count must be >= 0");
 	double deadline = vl_deadline(vl_opt_timeout(L, 3));
 
-	while (s->in.len < (lua_Unsigned)want) {
+	for (int attempt = 0; s->in.len < (lua_Unsigned)want; attempt++) {
+		if (overdue(deadline, attempt))
+			return vl_fail_timeout(L);
 		int r = fill(s, deadline);
 		if (r < 0)
 			return io_fail(L, errno, "recv");
@@ -222,15 +241,24 @@ static int socket_read(lua_State *L)
 	return 1;
 }
 
+/* read_all([timeout[, max]]): more than max bytes before the end fail with
+ * EMSGSIZE (what came stays buffered), so a peer that never stops cannot
+ * make us buffer without bound. */
 static int socket_read_all(lua_State *L)
 {
 	vl_socket *s = check_socket(L);
 	double deadline = vl_deadline(vl_opt_timeout(L, 2));
+	lua_Integer max = luaL_optinteger(L, 3, LUA_MAXINTEGER);
+	luaL_argcheck(L, max >= 0, 3, "max must be >= 0");
 
-	for (;;) {
+	for (int attempt = 0;; attempt++) {
+		if (overdue(deadline, attempt))
+			return vl_fail_timeout(L);
 		int r = fill(s, deadline);
 		if (r < 0)
 			return io_fail(L, errno, "recv");
+		if ((lua_Unsigned)s->in.len > (lua_Unsigned)max)
+			return vl_fail_errno(L, EMSGSIZE, "more than %lld bytes before the end", (long long)max);
 		if (r == 0)
 			break;
 	}
@@ -264,10 +292,13 @@ static int socket_recv(lua_State *L)
 	return recv_some(L, check_socket(L));
 }
 
-/* recv_fds([max[, timeout]]) -> data, {fd, ...}: the fds are the caller's. */
+/* recv_fds([max[, timeout]]) -> data, {fd, ...}: the fds are the caller's.
+ * A socket keeps fds only from its first recv_fds on, and at most one
+ * message's worth (VL_MAX_FDS). */
 static int socket_recv_fds(lua_State *L)
 {
 	vl_socket *s = check_socket(L);
+	s->fds.max = VL_MAX_FDS;
 	int r = recv_some(L, s);
 	if (r != 1)
 		return r;

@@ -16,6 +16,7 @@
 
 #include "lbind.h"
 #include "process.h"
+#include "procstat.h"
 #include "spawn.h"
 #include "stream.h"
 

@@ -135,6 +135,42 @@ static int line_matches(lua_State *L, const struct cond *c, const char *line, si
 	return lua_gettop(L) - base;
 }
 
+/* The first line condition of group `lead` that the line matches, or -1.
+ * A pattern runs Lua code (string.find, a hook, a finalizer) that may close
+ * or read the stream and so free or move its buffer: before the first one,
+ * the line is copied into a Lua string left on the stack, and every later
+ * condition reads that copy. */
+static int first_match(lua_State *L, struct box *b, int lead, const char *line, size_t len)
+{
+	int copied = 0;
+
+	for (int j = lead; j < b->n; j++) {
+		struct cond *c = &b->c[j];
+		if (c->kind != K_LINE || c->group != lead)
+			continue;
+		if (c->match == M_PATTERN && !copied) {
+			line = lua_pushlstring(L, line, len);
+			copied = 1;
+		}
+		if (line_matches(L, c, line, len, 0))
+			return j;
+	}
+	return -1;
+}
+
+/* After Lua code ran: is the line in the Lua string on top still the
+ * stream's next line? Raises if the stream was closed. */
+static int still_front(lua_State *L, struct box *b, int lead, size_t *used)
+{
+	const char *line, *copy;
+	size_t len, clen;
+
+	vl_wait_check_open(L, &b->c[lead], lead);
+	copy = lua_tolstring(L, -1, &clen);
+	return vl_stream_peek_line(b->c[lead].obj, &line, &len, used) && len == clen &&
+	       memcmp(line, copy, len) == 0;
+}
+
 /* Read lines from the stream of line condition `lead` and test each against
  * every line condition on that stream; lines that match none are consumed.
  * A matching line stays in the buffer until its condition wins. */
@@ -145,18 +181,22 @@ static int scan_group(lua_State *L, struct box *b, int lead)
 	size_t budget = PASS_BUDGET;
 	const char *line;
 	size_t len, used;
+	int base = lua_gettop(L);
 
 	g->hit = -1;
 	for (;;) {
 		if (vl_stream_peek_line(s, &line, &len, &used)) {
-			for (int j = lead; j < b->n; j++) {
-				if (b->c[j].kind == K_LINE && b->c[j].group == lead &&
-				    line_matches(L, &b->c[j], line, len, 0)) {
-					g->hit = j;
-					return 0;
-				}
+			int j = first_match(L, b, lead, line, len);
+			int front = lua_gettop(L) == base || still_front(L, b, lead, &used);
+			lua_settop(L, base);
+			if (!front && j >= 0)
+				vl_wait_bad(L, j, "its line was read during the wait");
+			if (j >= 0) {
+				g->hit = j;
+				return 0;
 			}
-			vl_stream_consume(s, used);
+			if (front)
+				vl_stream_consume(s, used);
 			continue;
 		}
 		if (vl_stream_drained(s))

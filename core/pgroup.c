@@ -14,7 +14,8 @@
 #include <unistd.h>
 
 #include "clock.h"
-#include "process.h"
+#include "pgroup.h"
+#include "procstat.h"
 
 int vl_pgroup_members(pid_t pgid, pid_t except, pid_t *pids, int max)
 {

@@ -36,22 +36,4 @@ int vl_process_push_status(lua_State *L, const vl_process *p);
 /* core.spawn (lspawn.c). */
 int vl_core_spawn(lua_State *L);
 
-/* /proc/<pid>/stat fields 3 (state), 5 (process group) and 22 (start
- * time). 0 or -1/errno. */
-struct vl_procstat {
-	char state;
-	pid_t pgrp;
-	unsigned long long start;
-};
-int vl_proc_stat(pid_t pid, struct vl_procstat *out);
-
-/* pgroup.c: the processes of group pgid other than `except` that have not
- * exited (zombies do not count). Fills up to max pids; returns how many
- * there are in all (possibly > max), or -1/errno. */
-int vl_pgroup_members(pid_t pgid, pid_t except, pid_t *pids, int max);
-/* Sleep (on pidfds) until group pgid holds no live process but `except`,
- * or the deadline passes (vl_deadline; < 0: none). 1 empty, 0 deadline,
- * -1 errno. */
-int vl_pgroup_wait(pid_t pgid, pid_t except, double deadline);
-
 #endif

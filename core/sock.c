@@ -285,8 +285,9 @@ ssize_t vl_sock_recv(int fd, char *buf, size_t n, vl_fdq *q)
 		for (size_t i = 0; i < k; i++) {
 			int got;
 			memcpy(&got, &in[i], sizeof got);
-			if (fdq_push(q, got) < 0)
-				close(got);	/* out of memory: do not leak it */
+			/* unasked for, over the limit, or out of memory: never leak it */
+			if (q->n >= q->max || fdq_push(q, got) < 0)
+				close(got);
 		}
 	}
 	return r;

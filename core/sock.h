@@ -18,10 +18,13 @@
 /* Most fds one message may carry (the kernel's SCM_MAX_FD). */
 #define VL_MAX_FDS 253
 
-/* fds received and not yet handed out. */
+/* fds received and not yet handed out. A peer can attach fds to any
+ * byte: no more than max are kept (0, the start: none), the rest are
+ * closed as they arrive. */
 typedef struct vl_fdq {
 	int *fds;
 	size_t n, cap;
+	size_t max;
 } vl_fdq;
 
 void vl_fdq_close_all(vl_fdq *q);
@@ -48,7 +51,8 @@ int vl_wait_fd(int fd, short events, double deadline);
 int vl_sock_send(int fd, const char *p, size_t n, const int *fds, size_t nfds, double deadline);
 
 /* One non-blocking recvmsg: bytes read (0 at end of stream), or -1 with
- * errno (EAGAIN: nothing yet). fds that arrive are appended to q. */
+ * errno (EAGAIN: nothing yet). fds that arrive are appended to q while it
+ * holds fewer than q->max, and closed otherwise. */
 ssize_t vl_sock_recv(int fd, char *buf, size_t n, vl_fdq *q);
 
 /* systemd's sd_notify: send state as one datagram to $NOTIFY_SOCKET (a

@@ -25,11 +25,26 @@
 #include "paths.h"
 #include "state.h"
 
+/* A directory or file of the store must be the caller's, and a directory
+ * must not be writable by group or others, who could plant or replace what
+ * is in it. Nothing is ever chmod-ed: the fix is the owner's decision. */
+static int check_ours(uid_t uid, const struct stat *st, const char *what, const char *path, vl_error *e)
+{
+	if (st->st_uid != uid)
+		return vl_err(e, EPERM, "%s %s: owned by uid %u, not %u", what, path, (unsigned)st->st_uid,
+			      (unsigned)uid);
+	if (S_ISDIR(st->st_mode) && (st->st_mode & 022) != 0)
+		return vl_err(e, EPERM, "%s %s: writable by group or others (mode %04o); fix it with: chmod 0700 %s",
+			      what, path, (unsigned)(st->st_mode & 07777), path);
+	return 0;
+}
+
 int vl_store_open(vl_store *s, const char *run_dir, vl_error *e)
 {
 	struct stat st;
 
 	s->dirfd = -1;
+	s->uid = geteuid();
 	if (strlen(run_dir) >= sizeof s->dir)
 		return vl_err(e, ENAMETOOLONG, "run dir %.64s...: path too long", run_dir);
 	strlcpy(s->dir, run_dir, sizeof s->dir);
@@ -60,20 +75,11 @@ int vl_store_open(vl_store *s, const char *run_dir, vl_error *e)
 			return vl_err(e, err, "run dir %s: not a directory", run_dir);
 		return vl_err_sys(e, err, "run dir %s", run_dir);
 	}
-	if (fstat(fd, &st) < 0) {
-		int err = errno;
+	if (fstat(fd, &st) < 0)
+		return vl_err_sys(e, vl_close_keep_errno(fd), "run dir %s", run_dir);
+	if (check_ours(s->uid, &st, "run dir", run_dir, e) < 0) {
 		close(fd);
-		return vl_err_sys(e, err, "run dir %s", run_dir);
-	}
-	if (st.st_uid != geteuid()) {
-		close(fd);
-		return vl_err(e, EPERM, "run dir %s: owned by uid %u, not %u", run_dir,
-			      (unsigned)st.st_uid, (unsigned)geteuid());
-	}
-	if ((st.st_mode & 077) != 0 && fchmod(fd, st.st_mode & 0700) < 0) {
-		int err = errno;
-		close(fd);
-		return vl_err_sys(e, err, "run dir %s: tighten to 0700", run_dir);
+		return -1;
 	}
 	s->dirfd = fd;
 	return 0;
@@ -84,6 +90,30 @@ void vl_store_close(vl_store *s)
 	if (s->dirfd >= 0)
 		close(s->dirfd);
 	s->dirfd = -1;
+}
+
+/* The sandbox dir (open as dirfd, or -1: looked up by name), checked with
+ * check_ours; with its state.json, if there is one, when both is set. */
+static int check_entry(vl_store *s, const char *id, int dirfd, int both, vl_error *e)
+{
+	char path[PATH_MAX + VL_ID_MAX + sizeof "/" VL_STATE_FILE + 1];
+	char rel[VL_ID_MAX + sizeof "/" VL_STATE_FILE];
+	struct stat st;
+
+	snprintf(path, sizeof path, "%s/%s", s->dir, id);
+	if (dirfd >= 0 ? fstat(dirfd, &st) < 0 : fstatat(s->dirfd, id, &st, AT_SYMLINK_NOFOLLOW) < 0)
+		return vl_err_sys(e, errno, "sandbox dir %s", path);
+	if (check_ours(s->uid, &st, "sandbox dir", path, e) < 0)
+		return -1;
+	if (!both)
+		return 0;
+	snprintf(rel, sizeof rel, "%s/" VL_STATE_FILE, id);
+	int r = dirfd >= 0 ? fstatat(dirfd, VL_STATE_FILE, &st, AT_SYMLINK_NOFOLLOW)
+			   : fstatat(s->dirfd, rel, &st, AT_SYMLINK_NOFOLLOW);
+	snprintf(path, sizeof path, "%s/%s", s->dir, rel);
+	if (r < 0)
+		return errno == ENOENT ? 0 : vl_err_sys(e, errno, "state file %s", path);
+	return check_ours(s->uid, &st, "state file", path, e);
 }
 
 int vl_store_open_sandbox(vl_store *s, const char *id, int create, vl_error *e)
@@ -105,6 +135,10 @@ int vl_store_open_sandbox(vl_store *s, const char *id, int create, vl_error *e)
 			return vl_err(e, err, "sandbox dir %s/%s: %s", s->dir, id,
 				      err == ELOOP ? "is a symlink" : "not a directory");
 		return vl_err_sys(e, err, "sandbox dir %s/%s", s->dir, id);
+	}
+	if (check_entry(s, id, fd, 1, e) < 0) {
+		close(fd);
+		return -1;
 	}
 	return fd;
 }
@@ -207,8 +241,7 @@ int vl_store_save(vl_store *s, const char *id, struct json_object *state,
 	}
 	const char *op = "";
 	int rc = write_and_publish(dirfd, text, len, hook, &op);
-	int err = errno;
-	close(dirfd);
+	int err = vl_close_keep_errno(dirfd);
 	if (rc < 0)
 		return vl_err_sys(e, err, "state file %s/%s/" VL_STATE_FILE ": %s", s->dir, id, op);
 	return 0;
@@ -239,6 +272,13 @@ static int open_state_file(vl_store *s, const char *id, const char *path, vl_err
 	};
 	snprintf(rel, sizeof rel, "%s/" VL_STATE_FILE, id);
 	int fast = (int)syscall(SYS_openat2, s->dirfd, rel, &how, sizeof how);
+	/* The run dir is ours and no one else may write to it, so the entry
+	 * checked by name is the one just opened (the file itself is checked
+	 * by the caller's fstat). */
+	if (fast >= 0 && check_entry(s, id, -1, 0, e) < 0) {
+		close(fast);
+		return -1;
+	}
 	if (fast >= 0)
 		return fast;
 #endif
@@ -246,8 +286,7 @@ static int open_state_file(vl_store *s, const char *id, const char *path, vl_err
 	if (dirfd < 0)
 		return e->code == ENOENT ? no_state(e, id) : -1;
 	int fd = openat(dirfd, VL_STATE_FILE, STATE_OPEN_FLAGS);
-	int err = errno;
-	close(dirfd);
+	int err = vl_close_keep_errno(dirfd);
 	if (fd >= 0)
 		return fd;
 	if (err == ENOENT)
@@ -255,23 +294,6 @@ static int open_state_file(vl_store *s, const char *id, const char *path, vl_err
 	if (err == ELOOP)
 		return vl_err(e, err, "state file %s: is a symlink", path);
 	return vl_err_sys(e, err, "state file %s", path);
-}
-
-/* Check the schema member of a loaded state object. */
-static int check_schema(struct json_object *o, const char *path, vl_error *e)
-{
-	struct json_object *schema;
-
-	if (!json_object_is_type(o, json_type_object))
-		return vl_err(e, 0, "state file %s: not a JSON object", path);
-	if (!json_object_object_get_ex(o, "schema", &schema))
-		return vl_err(e, 0, "state file %s: no schema field (expected %d)", path, VL_STATE_SCHEMA);
-	if (!json_object_is_type(schema, json_type_int) ||
-	    json_object_get_int64(schema) != VL_STATE_SCHEMA)
-		return vl_err(e, 0, "state file %s: schema %s is not supported (expected %d)", path,
-			      json_object_to_json_string_ext(schema, JSON_C_TO_STRING_PLAIN),
-			      VL_STATE_SCHEMA);
-	return 0;
 }
 
 int vl_store_load(vl_store *s, const char *id, struct json_object **out, vl_error *e)
@@ -285,43 +307,29 @@ int vl_store_load(vl_store *s, const char *id, struct json_object **out, vl_erro
 	int fd = open_state_file(s, id, path, e);
 	if (fd < 0)
 		return -1;
-	int err;
 	struct stat st;
-	if (fstat(fd, &st) < 0) {
-		err = errno;
-		close(fd);
-		return vl_err_sys(e, err, "state file %s", path);
-	}
+	if (fstat(fd, &st) < 0)
+		return vl_err_sys(e, vl_close_keep_errno(fd), "state file %s", path);
 	if (!S_ISREG(st.st_mode)) {
 		close(fd);
 		return vl_err(e, 0, "state file %s: not a regular file", path);
 	}
+	if (check_ours(s->uid, &st, "state file", path, e) < 0) {
+		close(fd);
+		return -1;
+	}
 	char *text;
 	size_t len;
 	if (vl_read_all_stat(fd, &st, VL_STATE_MAX, &text, &len) < 0) {
-		err = errno;
-		close(fd);
+		int err = vl_close_keep_errno(fd);
 		if (err == EFBIG)
 			return vl_err(e, 0, "state file %s: too large (over %u bytes)", path, VL_STATE_MAX);
 		return vl_err_sys(e, err, "state file %s", path);
 	}
 	close(fd);
-	if (len == 0) {
-		free(text);
-		return vl_err(e, 0, "state file %s: empty", path);
-	}
-	char why[256];
-	int ok;
-	struct json_object *o = vl_json_parse(text, len, &ok, why, sizeof why);
+	int rc = vl_state_parse(text, len, id, path, out, e);
 	free(text);
-	if (!ok)
-		return vl_err(e, 0, "state file %s: json: %s", path, why);
-	if (check_schema(o, path, e) < 0) {
-		json_object_put(o);
-		return -1;
-	}
-	*out = o;
-	return 0;
+	return rc;
 }
 
 /* ---- list, remove -------------------------------------------------------- */
@@ -338,29 +346,24 @@ void vl_store_list_free(char **ids, size_t n)
 	free(ids);
 }
 
-/* 1 when de is a real directory (not a symlink to one). d_type saves a
- * stat per entry; some filesystems leave it unknown. */
-static int is_dir_entry(int dirfd, const struct dirent *de)
+/* 1 when de (an entry of the run dir) is a sandbox of ours with a state
+ * file: a real directory (not a symlink to one) and a regular file, both
+ * owned by the caller. Another user's entries are theirs to list. */
+static int has_state(const vl_store *s, const struct dirent *de)
 {
-	struct stat st;
-
-	if (de->d_type != DT_UNKNOWN)
-		return de->d_type == DT_DIR;
-	return fstatat(dirfd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISDIR(st.st_mode);
-}
-
-/* 1 when de (an entry of the run dir) is a sandbox with a state file. */
-static int has_state(int dirfd, const struct dirent *de)
-{
+	int dirfd = s->dirfd;
 	struct stat st;
 	char rel[VL_ID_MAX + sizeof "/" VL_STATE_FILE];
 	vl_error ignored;
 	const char *name = de->d_name;
 
-	if (vl_check_id(name, strlen(name), &ignored) < 0 || !is_dir_entry(dirfd, de))
+	if (vl_check_id(name, strlen(name), &ignored) < 0 || (de->d_type != DT_DIR && de->d_type != DT_UNKNOWN))
+		return 0;
+	if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISDIR(st.st_mode) || st.st_uid != s->uid)
 		return 0;
 	snprintf(rel, sizeof rel, "%s/" VL_STATE_FILE, name);
-	return fstatat(dirfd, rel, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode);
+	return fstatat(dirfd, rel, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode) &&
+	       st.st_uid == s->uid;
 }
 
 int vl_store_list(vl_store *s, char ***ids, size_t *n, vl_error *e)
@@ -369,17 +372,13 @@ int vl_store_list(vl_store *s, char ***ids, size_t *n, vl_error *e)
 	*n = 0;
 	int fd = openat(s->dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	DIR *d = fd < 0 ? NULL : fdopendir(fd);
-	if (d == NULL) {
-		int err = errno;
-		if (fd >= 0)
-			close(fd);
-		return vl_err_sys(e, err, "run dir %s", s->dir);
-	}
+	if (d == NULL)
+		return vl_err_sys(e, vl_close_keep_errno(fd), "run dir %s", s->dir);
 	size_t cap = 0;
 	struct dirent *de;
 	int err = 0;
 	while ((de = readdir(d)) != NULL) {
-		if (!has_state(s->dirfd, de))
+		if (!has_state(s, de))
 			continue;
 		if (*n == cap) {
 			size_t ncap = cap ? cap * 2 : 16;
@@ -415,6 +414,9 @@ int vl_store_remove(vl_store *s, const char *id, vl_error *e)
 
 	if (vl_check_id(id, strlen(id), e) < 0)
 		return -1;
+	/* By name: a symlink planted as <id> is removed itself (if it is ours). */
+	if (check_entry(s, id, -1, 1, e) < 0)
+		return e->code == ENOENT ? no_state(e, id) : -1;
 	if (vl_remove_tree_at(s->dirfd, id, failed, sizeof failed) < 0) {
 		int err = errno;
 		if (err == ENOENT && strcmp(failed, id) == 0)

@@ -12,6 +12,7 @@
 
 #include <limits.h>
 #include <stddef.h>
+#include <sys/types.h>
 
 #include "error.h"
 
@@ -27,6 +28,7 @@ typedef struct vl_store {
 	/* the run dir, O_DIRECTORY|O_CLOEXEC; -1 when closed (first, for
 	 * lstate.c's vl_check_open) */
 	int dirfd;
+	uid_t uid;		/* geteuid() at open: the owner of what the store acts on */
 	char dir[PATH_MAX];
 } vl_store;
 
@@ -39,13 +41,19 @@ typedef struct vl_save_hook {
 } vl_save_hook;
 
 /* Open (creating it 0700 if missing) a run dir. Refuses a symlink, a
- * non-directory and a directory owned by another user; tightens group/other
- * permission bits to 0700. */
+ * non-directory, a directory owned by another user and one writable by
+ * group or others (EPERM, naming the fix); never changes its mode. */
 int vl_store_open(vl_store *s, const char *run_dir, vl_error *e);
 void vl_store_close(vl_store *s);
 
+/* Every method acts only on entries that are the caller's: a sandbox dir
+ * or state.json owned by another uid, or a sandbox dir writable by group or
+ * others, is refused with EPERM ("sandbox dir /x/y: owned by uid 65534, not
+ * 0"), and vl_store_list leaves entries owned by others out. */
+
 /* Open the sandbox dir of id (O_DIRECTORY|O_NOFOLLOW; created 0700 first
- * when create). Returns the fd, or -1 (e->code ENOENT when it is missing). */
+ * when create), checked as above. Returns the fd, or -1 (e->code ENOENT
+ * when it is missing). */
 int vl_store_open_sandbox(vl_store *s, const char *id, int create, vl_error *e);
 
 /* Path of the sandbox dir of id, created 0700 if missing. */
@@ -59,10 +67,24 @@ int vl_store_save(vl_store *s, const char *id, struct json_object *state,
 
 /* Read <id>/state.json: *out gets the object (caller puts it). A missing
  * state is ENOENT "no state for sandbox 'x'"; a corrupt, truncated, huge,
- * non-object or wrong-schema file is "state file <path>: <reason>" (code 0). */
+ * non-object, wrong-schema or ill-typed file (vl_state_check) is
+ * "state file <path>: <reason>" (code 0). */
 int vl_store_load(vl_store *s, const char *id, struct json_object **out, vl_error *e);
 
-/* Sorted ids with a state.json; free with vl_store_list_free. */
+/* The loader's checks on text already read (statecheck.c): strict JSON,
+ * then vl_state_check. *out gets the object, or -1 with e (code 0). */
+int vl_state_parse(const char *text, size_t len, const char *id, const char *path,
+		   struct json_object **out, vl_error *e);
+
+/* The type and range of every member vmlua acts on (schema 1; "id" equal to
+ * id; "status" a known one; pids integers > 0 with start times >= 0;
+ * "processes" an object of such; times finite numbers >= 0; paths strings
+ * without NUL bytes, ...). Other members pass. 0, or -1 with
+ * "state file <path>: <member>: <value> is not ..." (code 0). */
+int vl_state_check(struct json_object *o, const char *id, const char *path, vl_error *e);
+
+/* Sorted ids with a state.json, both the caller's; free with
+ * vl_store_list_free. */
 int vl_store_list(vl_store *s, char ***ids, size_t *n, vl_error *e);
 void vl_store_list_free(char **ids, size_t n);
 

@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "clock.h"
+#include "fsutil.h"
 #include "state.h"
 
 enum { FALLBACK_MS = 1000, MAX_REOPENS = 100 };
@@ -103,10 +104,7 @@ static int lock_fd(int fd, double wait, double deadline)
 			break;
 		}
 	}
-	int err = errno;
-	if (ifd >= 0)
-		close(ifd);
-	errno = err;
+	vl_close_keep_errno(ifd);
 	return rc;
 }
 
@@ -120,15 +118,11 @@ int vl_store_lock(vl_store *s, const char *id, double wait, int *out, vl_error *
 		if (dirfd < 0)
 			return -1;
 		int fd = openat(dirfd, VL_LOCK_FILE, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
-		if (fd < 0) {
-			int err = errno;
-			close(dirfd);
-			return vl_err_sys(e, err, "lock %s/%s/" VL_LOCK_FILE, s->dir, id);
-		}
+		if (fd < 0)
+			return vl_err_sys(e, vl_close_keep_errno(dirfd), "lock %s/%s/" VL_LOCK_FILE, s->dir, id);
 		if (lock_fd(fd, wait, deadline) < 0) {
-			int err = errno;
-			close(fd);
 			close(dirfd);
+			int err = vl_close_keep_errno(fd);
 			if (err == EWOULDBLOCK)
 				return busy(e, id);
 			return vl_err_sys(e, err, "lock %s/%s/" VL_LOCK_FILE, s->dir, id);

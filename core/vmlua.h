@@ -2,8 +2,10 @@
  * vmlua core: declarations shared by the C files of vmlua.core.
  *
  * Two layers live in core/: Lua-free C (spawn.c, state.c, paths.c, ...)
- * that reports errors through return values and errno, and the binding
- * files (l*.c) that turn those into Lua values. Binding functions raise
+ * that reports errors through return values and errno, with headers of its
+ * own that never include <lua.h> (linebuf.h, procstat.h, state.h, ...), and
+ * the binding files (l*.c) that turn those into Lua values. This header is
+ * the bindings' only. Binding functions raise
  * only for programming errors (luaL_argerror, luaL_checkoption) and return
  * nil, message, errno for environment failures, as liolib.c does.
  */
@@ -40,7 +42,7 @@ void vl_open_net(lua_State *L);		/* net.*: taps, links, addresses (lnet.c)    */
 void vl_open_base64(lua_State *L);	/* base64.*                     (lbase64.c)  */
 void vl_open_tty(lua_State *L);		/* tty.*: raw mode, input       (ltty.c)     */
 
-/* ---- results (util.c) --------------------------------------------------- */
+/* ---- results (lutil.c) --------------------------------------------------- */
 /* Push fail, "<formatted>: strerror(err)", err; returns 3. */
 int vl_fail_errno(lua_State *L, int err, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
@@ -50,7 +52,7 @@ int vl_fail_msg(lua_State *L, const char *fmt, ...)
 /* Push fail, "timeout", ETIMEDOUT; returns 3. */
 int vl_fail_timeout(lua_State *L);
 
-/* ---- time (clock.h; timeouts: util.c) ---------------------------------- */
+/* ---- time (clock.h; timeouts: lutil.c) ---------------------------------- */
 /* Optional timeout argument in seconds: nil/none gives -1 (forever);
  * negative or NaN raises an argument error. */
 double vl_opt_timeout(lua_State *L, int arg);
@@ -66,28 +68,6 @@ typedef struct vl_pollable {
 	int (*buffered)(void *self);	/* nonzero when data is already buffered */
 } vl_pollable;
 
-/* ---- line buffer (linebuf.c): shared by pipes, followed files, sockets -- */
-typedef struct vl_linebuf {
-	char *data;
-	size_t len;		/* bytes buffered */
-	size_t cap;
-	size_t max_line;	/* a longer line is returned in pieces of this size */
-	int eof;		/* the source reported end of file */
-} vl_linebuf;
-
-void vl_linebuf_init(vl_linebuf *b, size_t max_line);
-void vl_linebuf_free(vl_linebuf *b);
-/* One read(2) from fd into the buffer. Returns bytes read; 0 at end of
- * file (sets eof); -1 with errno on error (EAGAIN when nothing to read). */
-ssize_t vl_linebuf_fill(vl_linebuf *b, int fd);
-/* Append bytes (for sources that are not a plain read). 0 or -1/ENOMEM. */
-int vl_linebuf_append(vl_linebuf *b, const char *p, size_t n);
-/* Find the next line: a "\n"-terminated line, a max_line piece, or the
- * unterminated rest once eof is set. On 1, *line and *n give the text without
- * its "\n" or "\r\n" and *used the bytes to pass to vl_linebuf_consume. */
-int vl_linebuf_next_line(const vl_linebuf *b, const char **line, size_t *n, size_t *used);
-void vl_linebuf_consume(vl_linebuf *b, size_t n);
-
 /* ---- signals (lsignal.c) ------------------------------------------------ */
 /* Signal number from a Lua value: an integer, "SIGTERM" or "TERM".
  * Raises an argument error for anything else. */
@@ -100,10 +80,6 @@ const char *vl_signal_name(int sig);
 void vl_default_signal_set(sigset_t *set);
 /* Block the supervised set (the vmlua executable, before Lua starts). */
 int vl_block_default_signals(void);
-
-/* ---- process start time (procstat.c) ------------------------------------ */
-/* Field 22 of /proc/<pid>/stat (clock ticks since boot). 0 or -1/errno. */
-int vl_proc_start_time(pid_t pid, unsigned long long *start);
 
 /* Metatable names. */
 #define VL_PROCESS "vmlua.Process"

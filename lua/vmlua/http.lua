@@ -23,7 +23,10 @@ local core = require "vmlua.core"
 local M = {}
 
 M.DEFAULT_TIMEOUT = 30
-M.MAX_BODY = 64 * 1024 * 1024
+--- Limits on what a server can make us hold: a body (however it is framed;
+-- cloud-hypervisor's replies are a few KiB), a status, header, chunk-size
+-- or trailer line, and the header or trailer lines of one response.
+M.MAX_BODY = 8 * 1024 * 1024
 M.MAX_HEADER_LINE = 16 * 1024
 M.MAX_HEADERS = 128
 
@@ -39,34 +42,46 @@ local function excerpt(s, max)
 end
 
 --- A reader that turns the core Socket's failures into this module's.
+-- Every read checks the deadline first, so a server that keeps sending
+-- (interim responses, trailers, chunks) cannot keep us past it, and none
+-- buffers more than its limit.
 local function reader(sock, deadline, seconds)
   local r = {}
-  local function fail(err)
+  local function fail(err, errno)
     if err == "timeout" then
       return nil, string.format("no complete response within %g s", seconds), "timeout"
     end
     if err == "eof" then
       return nil, "the server closed the connection before a complete response", "closed"
     end
+    if errno == core.errno.EMSGSIZE then
+      return nil, string.format("a body of more than %d bytes", M.MAX_BODY), "protocol"
+    end
     return nil, "reading the response: " .. tostring(err), "closed"
   end
+  local function overdue()
+    return core.monotonic() >= deadline
+  end
   function r.line()
-    local line, err = sock:read_line(remaining(deadline))
+    if overdue() then return fail("timeout") end
+    local line, err = sock:read_line(remaining(deadline), M.MAX_HEADER_LINE + 1)
     if not line then return fail(err) end
     if #line > M.MAX_HEADER_LINE then
-      return nil, string.format("a response line of %d bytes (more than %d)", #line, M.MAX_HEADER_LINE), "protocol"
+      return nil, string.format("a response line of more than %d bytes", M.MAX_HEADER_LINE), "protocol"
     end
     return line
   end
   function r.bytes(n)
     if n == 0 then return "" end
+    if overdue() then return fail("timeout") end
     local data, err = sock:read(n, remaining(deadline))
     if not data then return fail(err) end
     return data
   end
   function r.rest()
-    local data, err = sock:read_all(remaining(deadline))
-    if not data then return fail(err) end
+    if overdue() then return fail("timeout") end
+    local data, err, errno = sock:read_all(remaining(deadline), M.MAX_BODY)
+    if not data then return fail(err, errno) end
     return data
   end
   return r
@@ -126,10 +141,13 @@ local function read_chunked(r)
     if crlf ~= "" then return nil, "a chunk not followed by CRLF", "protocol" end
   end
   -- Trailer fields (ignored) up to the empty line.
-  while true do
+  for count = 1, math.huge do
     local line, err, kind = r.line()
     if not line then return nil, err, kind end
     if line == "" then break end
+    if count > M.MAX_HEADERS then
+      return nil, string.format("more than %d trailer lines", M.MAX_HEADERS), "protocol"
+    end
   end
   return table.concat(parts)
 end

@@ -43,6 +43,10 @@ local function check_key(key, level)
   if key:find("[=%s\"]") then
     error(string.format("kernel parameter %q: key must not contain '=', '\"' or white space", key), level + 1)
   end
+  if key:find("%z") then
+    error(string.format("kernel parameter %q: key must not contain a NUL byte (it ends the command line)", key),
+          level + 1)
+  end
   return key
 end
 
@@ -60,6 +64,10 @@ local function check_value(key, value, level)
   end
   if value:find("[\n\r]") then
     error(string.format("kernel parameter %q: value must not contain a newline", key), level + 1)
+  end
+  if value:find("%z") then
+    error(string.format("kernel parameter %q: value must not contain a NUL byte (it ends the command line)", key),
+          level + 1)
   end
   return value
 end

@@ -31,6 +31,10 @@ local M = {}
 --- Seconds a connect or a command may take when no timeout is given.
 M.DEFAULT_TIMEOUT = 30
 M.MAX_QUEUED_EVENTS = 1024
+--- The longest message line: QEMU 7.2's query-qmp-schema reply, the
+-- longest it sends, is ~200 KiB. A longer line comes in pieces that are
+-- skipped as not JSON, so a line that never ends takes no more memory.
+M.MAX_LINE = 8 * 1024 * 1024
 
 local ETIMEDOUT = core.errno.ETIMEDOUT
 local ARRAY_MT = getmetatable(json.array())
@@ -57,6 +61,10 @@ end
 local function remaining(deadline)
   local left = deadline - core.monotonic()
   return left > 0 and left or 0
+end
+
+local function overdue(deadline)
+  return core.monotonic() >= deadline
 end
 
 -- ---- the greeting ----------------------------------------------------------
@@ -101,9 +109,12 @@ end
 
 --- The next JSON object from the socket, or nil and "timeout" | "disconnected".
 -- Lines that are not JSON objects are skipped (counted in skipped_lines).
+-- A server that keeps sending does not keep us past the deadline: after
+-- the first line, each further read first checks it.
 function Client:_read(deadline)
-  while true do
-    local line, err = self.sock:read_line(remaining(deadline))
+  for attempt = 1, math.huge do
+    if attempt > 1 and overdue(deadline) then return nil, "timeout" end
+    local line, err = self.sock:read_line(remaining(deadline), M.MAX_LINE)
     if not line then
       if err == "timeout" then return nil, "timeout" end
       self:_disconnect(err == "eof" and "the server closed the connection (eof)" or tostring(err))
@@ -153,7 +164,9 @@ end
 
 local function error_message(err)
   if type(err) ~= "table" then return "QMP error (malformed error reply)", "GenericError" end
-  local class = type(err.class) == "string" and err.class or "GenericError"
+  -- QEMU's classes are CamelCase words; anything else is GenericError, so
+  -- a server can never pass for the transport ("timeout", "disconnected").
+  local class = type(err.class) == "string" and err.class:match("^%u%w*$") or "GenericError"
   local desc = type(err.desc) == "string" and err.desc or "(no description)"
   return string.format("QMP error %s: %s", class, desc), class
 end
@@ -206,6 +219,10 @@ function Client:_execute(cmd, args, lim, fds)
       return msg["return"]
     end
     self:_stray(msg)
+    if overdue(deadline) then
+      self.pending[id] = cmd
+      return nil, string.format("qmp: no reply to '%s' within %s", cmd, fmt_seconds(lim.seconds)), "timeout"
+    end
   end
 end
 
@@ -224,13 +241,15 @@ end
 
 -- ---- events ----------------------------------------------------------------
 
---- The queued events plus every complete message already readable on the
--- socket (never blocks), oldest first; the queue is emptied.
+--- The queued events plus the complete messages already readable on the
+-- socket (never blocks; at most MAX_QUEUED_EVENTS of them, so that a
+-- server that never stops cannot keep it), oldest first; the queue is
+-- emptied.
 function Client:events()
   check_usable(self, "events")
   if self.state == "open" then
     local now = core.monotonic()
-    while true do
+    for _ = 1, M.MAX_QUEUED_EVENTS do
       local msg = self:_read(now)
       if not msg then break end
       self:_stray(msg)
@@ -277,6 +296,9 @@ function Client:_wait_event(name, lim, match, since, what)
       return with_time(msg)
     end
     self:_stray(msg)
+    if overdue(lim.deadline) then
+      return nil, string.format("qmp: no %s within %s", what, fmt_seconds(lim.seconds)), "timeout"
+    end
   end
 end
 
@@ -351,8 +373,13 @@ for name, f in pairs(require "vmlua.qmp.commands") do Client[name] = f end
 
 --- Read lines until the greeting (events before it are queued).
 local function read_greeting(c, lim)
-  while true do
-    local line, err, errno = c.sock:read_line(remaining(lim.deadline))
+  for attempt = 1, math.huge do
+    local line, err, errno
+    if attempt > 1 and overdue(lim.deadline) then
+      err = "timeout"
+    else
+      line, err, errno = c.sock:read_line(remaining(lim.deadline), M.MAX_LINE)
+    end
     if not line then
       if err == "timeout" then
         return nil, string.format("qmp: no greeting from %s within %s (QEMU serves one QMP client at a "

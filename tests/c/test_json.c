@@ -43,6 +43,11 @@ int main(void)
 	OK(parse_fails("-012", "invalid number (leading zero) at offset 2"), "-012");
 	OK(parse_fails("\"a\nb\"", "control character in string at offset 2"), "raw newline in a string");
 	OK(parse_fails("[1, x, NaN]", "unexpected character at offset 4"), "the first error wins");
+	OK(parse_fails("{\"a\":1,\"a\\u0000b\":2}", "object key with a NUL character (\\u0000) at offset 9"),
+	   "a key with \\u0000 is refused, not cut");
+	o = vl_json_parse("{\"a\":\"\\u0000\"}", 14, &ok, err, sizeof err);
+	OK(ok && json_object_get_string_len(json_object_object_get(o, "a")) == 1, "a value with \\u0000 is kept");
+	json_object_put(o);
 	o = vl_json_parse("[\"a\\\\\", \"N\"]", 12, &ok, err, sizeof err);
 	OK(ok && json_object_array_length(o) == 2, "an escaped backslash ends a string for the scan: %s",
 	   ok ? "ok" : err);

@@ -6,7 +6,7 @@
 #include <unistd.h>
 
 #include "tap.h"
-#include "vmlua.h"
+#include "linebuf.h"
 
 static int next(vl_linebuf *b, char *out, size_t size)
 {

@@ -6,7 +6,7 @@
 #include <unistd.h>
 
 #include "tap.h"
-#include "vmlua.h"
+#include "linebuf.h"
 
 static int next_is(vl_linebuf *b, const char *want)
 {
@@ -61,6 +61,20 @@ int main(void)
 	OK(next_is(&b, NULL), "an unterminated rest waits");
 	b.eof = 1;
 	OK(next_is(&b, "tail"), "and comes out at eof");
+	OK(next_is(&b, NULL), "then nothing");
+
+	/* issue 12 finding 13 (found by fuzzing): max_line bytes and a "\r"
+	 * at eof gave one piece of max_line + 1 bytes. */
+	b.eof = 0;
+	append(&b, "12345678\r");
+	OK(next_is(&b, NULL), "max_line bytes and \\r before eof: wait");
+	b.eof = 1;
+	const char *line;
+	size_t n = 0, used = 0;
+	int got = vl_linebuf_next_line(&b, &line, &n, &used);
+	OK(got && n == 8 && used == 8, "at eof: a piece of max_line bytes, not max_line + 1 (%zu)", n);
+	vl_linebuf_consume(&b, used);
+	OK(next_is(&b, "\r"), "then the \\r as the rest");
 	OK(next_is(&b, NULL), "then nothing");
 	vl_linebuf_free(&b);
 

@@ -8,7 +8,8 @@
 #include <unistd.h>
 
 #include "clock.h"
-#include "process.h"
+#include "pgroup.h"
+#include "procstat.h"
 #include "tap.h"
 
 /* A group leader with `n` members that sleep until killed. The leader

@@ -10,7 +10,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "process.h"
+#include "procstat.h"
 #include "tap.h"
 
 /* Field 22 the plain way, for a comm without spaces. */

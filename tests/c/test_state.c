@@ -94,8 +94,14 @@ static void test_open(void)
 
 	chmod(p, 0755);
 	OK(vl_store_open(&s, p, &e) == 0, "open a 0755 run dir");
-	OK(stat(p, &st) == 0 && (st.st_mode & 07777) == 0700, "mode tightened to 0700");
+	OK(stat(p, &st) == 0 && (st.st_mode & 07777) == 0755, "its mode is left as it is");
 	vl_store_close(&s);
+
+	chmod(p, 01777);
+	OK(vl_store_open(&s, p, &e) < 0 && e.code == EPERM && strstr(e.msg, "writable by group or others (mode 1777)") &&
+	   strstr(e.msg, "fix it with: chmod 0700 "), "a run dir others can write to is refused: %s", e.msg);
+	OK(stat(p, &st) == 0 && (st.st_mode & 07777) == 01777, "and never chmod-ed");
+	chmod(p, 0700);
 
 	path_of(q, sizeof q, "link");
 	symlink(p, q);

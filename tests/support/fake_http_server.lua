@@ -21,6 +21,14 @@
 --   close-early   half a body, then close
 --   close-before  reads the request, closes without a response
 --   hang          reads the request, never answers
+-- Hostile servers, which never stop sending (until the client leaves):
+--   endless-continue   "100 Continue" responses
+--   endless-trailers   a chunked 200 whose trailer lines never end
+--   endless-header     a header line that never ends
+--   endless-body       a 200 without Content-Length whose body never ends
+--   endless-body-te    the same with "Transfer-Encoding: gzip" (not chunked)
+--   endless-chunks     a chunked body of small chunks that never ends
+--   max-body           a 200 whose body, ended by the close, is 8 MiB (the limit)
 local core = require "vmlua.core"
 local json = core.json
 
@@ -70,10 +78,33 @@ local function respond(s, status, body, extra)
   s:send(table.concat(h, "\r\n") .. "\r\n\r\n" .. (body or ""))
 end
 
+--- Send head once, then chunk until the client leaves.
+local function flood(s, head, chunk)
+  if s:send(head) then
+    while s:send(chunk) do end
+  end
+end
+
+local FLOODS = {
+  ["endless-continue"] = { "", string.rep("HTTP/1.1 100 Continue\r\n\r\n", 2000) },
+  ["endless-trailers"] = { "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\n{}\r\n0\r\n",
+                           string.rep("X-Trailer: more\r\n", 4000) },
+  ["endless-header"] = { "HTTP/1.1 200 OK\r\nX-Long: ", string.rep("a", 65536) },
+  ["endless-body"] = { "HTTP/1.1 200 OK\r\n\r\n", string.rep("b", 65536) },
+  ["endless-body-te"] = { "HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip\r\n\r\n", string.rep("c", 65536) },
+  ["endless-chunks"] = { "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n", string.rep("1\r\nd\r\n", 8000) },
+}
+
 local function serve(s)
   local req = read_request(s)
   if not req then return end
-  if mode == "echo" then
+  if FLOODS[mode] then
+    flood(s, FLOODS[mode][1], FLOODS[mode][2])
+  elseif mode == "max-body" then
+    if s:send("HTTP/1.1 200 OK\r\n\r\n") then
+      for _ = 1, 128 do s:send(string.rep("m", 65536)) end
+    end
+  elseif mode == "echo" then
     respond(s, 200, json.encode(req), { "Content-Type: application/json" })
   elseif mode == "not-json" then
     respond(s, 200, "hello, this is not JSON", { "Content-Type: text/plain" })

@@ -18,6 +18,7 @@
 -- server covers every case QEMU will not produce on demand:
 --   echo {..}             returns its arguments
 --   fail                  an error reply (GenericError "it failed")
+--   fail-as {class}       an error reply of that class
 --   noid                  a reply without "id"
 --   garbage               three lines that are no replies, then the reply
 --   big {size}            returns a string of `size` bytes (one line)
@@ -31,7 +32,11 @@
 --   count-fds             returns { fds = number of fds received with it }
 --   device_del {id}       DEVICE_DELETED (data.device = id) before the reply
 --   system_powerdown      POWERDOWN before the reply
+--   flood-events          events, never a reply, until the client leaves
+--   flood-garbage         lines that are not JSON, never a reply
+--   endless-line          one line that never ends
 --   anything else         CommandNotFound
+-- and GREETING flood-events sends events, and never a greeting.
 local core = require "vmlua.core"
 local json = core.json
 
@@ -65,10 +70,26 @@ local function pause(t)
   idle:recv(1, t)
 end
 
+--- Send chunk until the client leaves.
+local function flood(s, chunk)
+  while s:send(chunk) do end
+end
+
+local FLOODS = {
+  ["flood-events"] = function()
+    local lines = {}
+    for i = 1, 500 do lines[i] = event("BLOCK_IO_ERROR", { device = "d" .. i, reason = "flood" }) end
+    return table.concat(lines, "\r\n") .. "\r\n"
+  end,
+  ["flood-garbage"] = function() return string.rep("this is not JSON at all\r\n", 2500) end,
+  ["endless-line"] = function() return string.rep('{"return": "', 5000) end,
+}
+
 --- Serve one connection; returns when the client leaves (or we close).
 local function serve(s)
   local function send(line) return s:send(line .. "\n") end
   if greeting == "close" then return end
+  if greeting == "flood-events" then return flood(s, FLOODS[greeting]()) end
   if greeting == "silent" then
     while s:recv(65536) do end
     return
@@ -115,6 +136,7 @@ local function serve(s)
         end
       elseif cmd == "echo" then send(reply(id, args))
       elseif cmd == "fail" then send(error_reply(id, "GenericError", "it failed"))
+      elseif cmd == "fail-as" then send(error_reply(id, args.class, "it failed"))
       elseif cmd == "noid" then send(reply(nil, { noid = true }))
       elseif cmd == "garbage" then
         send("this is not JSON")
@@ -143,6 +165,8 @@ local function serve(s)
       elseif cmd == "quit" then
         send(reply(id, json.object()))
         return
+      elseif FLOODS[cmd] then
+        return flood(s, FLOODS[cmd]())
       elseif cmd == "count-fds" then
         send(reply(id, { fds = got_fds }))
       elseif cmd == "device_del" then

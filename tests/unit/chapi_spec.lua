@@ -360,7 +360,7 @@ describe("chapi against a fake HTTP server", function()
     { "not-http", "vmm.ping: not an HTTP/1.x response: 'SSH-2.0-OpenSSH_9.2'", "protocol" },
     { "bad-header", "vmm.ping: malformed response header line: 'this is no header'", "protocol" },
     { "bad-length", "vmm.ping: invalid Content-Length 'abc'", "protocol" },
-    { "huge-length", "vmm.ping: a body of 999999999999 bytes (more than 67108864)", "protocol" },
+    { "huge-length", "vmm.ping: a body of 999999999999 bytes (more than 8388608)", "protocol" },
     { "bad-chunk", "vmm.ping: malformed chunk size line: 'zz'", "protocol" },
     { "close-early", "vmm.ping: the server closed the connection before a complete response", "closed" },
     { "close-before", "vmm.ping: the server closed the connection before a complete response", "closed" },

@@ -141,6 +141,71 @@ describe("core.fork_detached", function()
     assert.equal("to stdout\nto stderr\n", H.read(log))
   end)
 
+  --- Run script in a lua5.4 child that holds `b` as its fd 3 (handed down,
+  -- not close-on-exec); returns the child's stdout lines.
+  local function with_fd3(b, script)
+    local preload = os.getenv("VMLUA_ASAN_PRELOAD")
+    local p = assert(core.spawn { argv = { "lua5.4", "-e", "local core = require 'vmlua.core'\n" .. script },
+                                  env = preload and preload ~= "" and { LD_PRELOAD = preload } or nil,
+                                  fds = { b }, stdout = "pipe" })
+    local lines = {}
+    while true do
+      local line = p.stdout:read_line(20)
+      if not line then break end
+      lines[#lines + 1] = line
+    end
+    p:wait(20)
+    p:close()
+    return lines
+  end
+
+  local SUPERVISOR = [[
+    local f = assert(io.open(%q, "w"))        -- opened by Lua code before the fork
+    local role, pipe, pid = core.fork_detached { log = %q, keep_fds = %s }
+    if role == "child" then
+      f:write("written by the supervisor\n")
+      f:close()
+      pipe:write(core.fs.exists("/proc/self/fd/3") and "fd3 open\n" or "fd3 closed\n")
+      pipe:close()
+      local idle = core.socket.pair()
+      idle:recv(1, 30)
+      os.exit(0)
+    end
+    f:close()
+    io.write(pid, "\n", pipe:read_line(10), "\n")
+  ]]
+
+  it("the supervisor keeps none of the fds its caller handed down (issue 12 finding 9)", function()
+    -- `sh -c "vmlua run -d R 9>&1 | cat"` never finished: the supervisor
+    -- held the pipe
+    local a, b = core.socket.pair()
+    local lines = with_fd3(b, SUPERVISOR:format(dir .. "/f", dir .. "/log", "nil"))
+    b:close()
+    local pid = tonumber(lines[1])
+    assert.equal("fd3 closed", lines[2])
+    local t0 = core.monotonic()
+    assert.equal("", a:read_all(5), "the supervisor holds the caller's fd")
+    assert.is_true(core.monotonic() - t0 < 2)
+    assert.equal("written by the supervisor\n", H.read(dir .. "/f"))
+    local start = core.proc.start_time(pid)
+    core.kill(pid, "SIGTERM")
+    wait_gone(pid, start)
+    a:close()
+  end)
+
+  it("keeps the handed-down fds named in keep_fds", function()
+    local a, b = core.socket.pair()
+    local lines = with_fd3(b, SUPERVISOR:format(dir .. "/f", dir .. "/log", "{ 3 }"))
+    b:close()
+    assert.equal("fd3 open", lines[2])
+    local pid = tonumber(lines[1])
+    local start = core.proc.start_time(pid)
+    core.kill(pid, "SIGTERM")
+    wait_gone(pid, start)
+    assert.equal("", a:read_all(5))
+    a:close()
+  end)
+
   it("a log that cannot be opened: nil, message, errno, no fork", function()
     local children = P.children()
     assert.same({ nil, "cannot open /nonexistent/dir/x.log: No such file or directory", 2 },
@@ -154,5 +219,9 @@ describe("core.fork_detached", function()
     assert.has_error(function() core.fork_detached { log = 5 } end)
     assert.has_error(function() core.fork_detached { log = dir .. "/x", detach = true } end,
       "bad argument #1 to 'fork_detached' (unknown option 'detach')")
+    assert.has_error(function() core.fork_detached { log = dir .. "/x", keep_fds = 3 } end,
+      "bad argument #1 to 'fork_detached' (keep_fds must be an array of fds)")
+    assert.has_error(function() core.fork_detached { log = dir .. "/x", keep_fds = { "3" } } end,
+      "bad argument #1 to 'fork_detached' (keep_fds[1]: expected an fd, an io file, a Stream or a Socket, got string)")
   end)
 end)

@@ -1,6 +1,7 @@
 -- core.json: json-c <-> Lua.
 local core = require "vmlua.core"
 local json = core.json
+local child = require "support.child"
 
 local function nested(n)
   local t = {}
@@ -201,9 +202,71 @@ describe("core.json.decode", function()
     end
   end)
 
+  it("refuses an object key with \\u0000 rather than cutting it there", function()
+    -- issue 12 finding 12: json-c keeps keys as C strings, so "status\u0000x"
+    -- became a second "status" that overwrote the first
+    local cases = {
+      { '{"status":"running","status\\u0000x":"stopped"}', 27 },
+      { '{"\\u0000":1}', 2 },
+      { '[{"a":{"b\\u0000" \n : 1}}]', 9 },
+    }
+    for _, c in ipairs(cases) do
+      local v, err = json.decode(c[1])
+      assert.is_nil(v, c[1])
+      assert.equal("json: object key with a NUL character (\\u0000) at offset " .. c[2], err)
+    end
+    -- in a value, or as an escaped backslash before "u0000", it is fine
+    assert.same({ a = "x\0y" }, json.decode('{"a":"x\\u0000y"}'))
+    assert.same({ ["x\\u0000"] = 1 }, json.decode('{"x\\\\u0000":1}'))
+    assert.same({ "\0" }, json.decode('["\\u0000"]'))
+  end)
+
+  it("refuses what is not UTF-8 as encode does, which json-c lets through (found by fuzzing)", function()
+    -- decode accepted, and encode then refused, the same text
+    for _, bad in ipairs {
+      '"\xC1\xA9"',          -- an overlong 'i'
+      '"\xE0\x80\xAF"',      -- an overlong '/'
+      '"\xED\xA0\x80"',      -- a surrogate as bytes
+      '"\xF4\x90\x80\x80"',  -- past U+10FFFF
+      '"ab\xC0\x80"',         -- an overlong NUL
+    } do
+      local v, err = json.decode(bad)
+      assert.is_nil(v, bad)
+      assert.matches("^json: invalid utf%-8 string at offset %d+$", err)
+    end
+    assert.equal("\u{10FFFF}\u{FFFD}", json.decode('"\u{10FFFF}\\ud800"'))
+  end)
+
   it("raises for a non-string argument", function()
     assert.has_error(function() json.decode({}) end)
     assert.has_error(function() json.decode() end)
+  end)
+end)
+
+describe("core.json with strings of 4 GiB or more", function()
+  -- issue 12 finding 11: json-c measures strings in int, and (int)len
+  -- turned 4 GiB + 1 bytes into 1 byte. Run in a child: the string takes
+  -- 4 GiB (5 GiB while it is built).
+  it("encode raises; log fields and messages say how long the string was", function()
+    local err, out, ok = child.run([[
+      local core = require "vmlua.core"
+      local s = string.rep("x", 1 << 30)
+      s = s .. s .. s .. s .. "x"
+      local okk, e = pcall(core.json.encode, { big = s })
+      io.write(tostring(okk), "|", tostring(e), "\n")
+      core.log.info("text", { big = s })
+      core.log.set { format = "json" }
+      core.log.info(s, { big = s })
+    ]])
+    assert.is_true(ok, err)
+    assert.equal("false|json: cannot encode a string of 4294967297 bytes (the limit is 2147483647)\n", out)
+    local lines = {}
+    for line in err:gmatch("([^\n]*)\n") do lines[#lines + 1] = line end
+    assert.equal(2, #lines)
+    assert.equal('vmlua: info: text big="<string of 4294967297 bytes>"', lines[1])
+    local rec = assert(json.decode(lines[2]))
+    assert.equal("<string of 4294967297 bytes>", rec.msg)
+    assert.equal("<string of 4294967297 bytes>", rec.big)
   end)
 end)
 

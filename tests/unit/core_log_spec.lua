@@ -91,6 +91,37 @@ describe("core.log text format", function()
   end)
 end)
 
+describe("core.log with many references to a cycle", function()
+  -- issue 12 finding 2: every "<cycle>" left a value on the Lua stack; 25
+  -- references aborted, 30 spun, 50 crashed
+  for _, n in ipairs { 25, 30, 50, 1000 } do
+    it(n .. " references in one table are each written as <cycle>", function()
+      for _, format in ipairs { "text", "json" } do
+        local lines = log_lines(string.format([[
+          local t = {}
+          for i = 1, %d do t[i] = t end
+          log.info("x", { a = t })
+          log.info("after")
+        ]], n), nil, format)
+        assert.equal(2, #lines)
+        local cycles = select(2, lines[1]:gsub("<cycle>", ""))
+        assert.equal(n, cycles)
+        assert.matches("after", lines[2])
+      end
+    end)
+  end
+
+  it("json.encode raises for the same table and stays usable", function()
+    local t = {}
+    for i = 1, 50 do t[i] = t end
+    for _ = 1, 3 do
+      assert.has_error(function() json.encode { a = t } end,
+        "json: cannot encode a table that contains itself (a cycle)")
+    end
+    assert.equal('{"a":[1]}', json.encode { a = { 1 } })
+  end)
+end)
+
 describe("core.log JSON format", function()
   it("writes one JSON object per record", function()
     local lines = log_lines([[

@@ -366,4 +366,64 @@ describe("core.proc", function()
       assert.has_error(function() core.proc.kill(1, "NOPE") end)
     end)
   end)
+
+  describe("info", function()
+    -- what /proc shows about a process, for telling whether a pid in a
+    -- state file is really the sandbox's (issue 12 finding 3)
+    it("of a child: owner, start time, state, program and arguments", function()
+      local p = fake("--stderr", "an argument with spaces", "--stderr", "")
+      local info = assert(core.proc.info(p.pid))
+      assert.same({ p.pid, core.getuid(), core.getuid(), p.start_time },
+        { info.pid, info.uid, info.euid, info.start_time })
+      assert.is_true(info.state == "S" or info.state == "R", info.state)
+      assert.equal(core.fs.realpath(P.fake), info.exe)
+      assert.same({ P.fake, "--stdout", "up", "--stderr", "an argument with spaces", "--stderr", "" }, info.cmdline)
+      assert.is_nil(info.cmdline_cut)
+      p:close()
+    end)
+
+    it("of a process of another user", function()
+      local p = assert(core.spawn { argv = { "setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
+                                             "sleep", "30" } })
+      local info
+      -- setpriv execs sleep: wait until it has
+      for _ = 1, 200 do
+        info = assert(core.proc.info(p.pid))
+        if info.cmdline[1] == "sleep" then break end
+        core.wait({ { exit = p } }, 0.01)
+      end
+      assert.same({ 65534, 65534, { "sleep", "30" } }, { info.uid, info.euid, info.cmdline })
+      assert.equal(core.fs.realpath(core.fs.which("sleep")), info.exe)
+      p:close()
+    end)
+
+    it("of a zombie: state Z, no program, no arguments", function()
+      local p = assert(core.spawn { argv = { "true" } })
+      local watcher = assert(core.proc.attach(p.pid, p.start_time))
+      assert.same({ "exited" }, { watcher:wait(10) })
+      watcher:close()
+      local info = assert(core.proc.info(p.pid))
+      assert.same({ "Z", {} }, { info.state, info.cmdline })
+      assert.is_nil(info.exe)
+      p:close()
+      assert.same({ nil, "process " .. p.pid .. ": No such process", ESRCH }, { core.proc.info(p.pid) })
+    end)
+
+    it("cuts arguments past 128 KiB, and says so", function()
+      local long = string.rep("a", 100 * 1024)
+      local p = assert(core.spawn { argv = { "sleep", "30", long, long } })
+      local info = assert(core.proc.info(p.pid))
+      assert.is_true(info.cmdline_cut)
+      assert.equal(long, info.cmdline[3])
+      assert.equal(128 * 1024 - (#"sleep" + 1 + #"30" + 1 + #long + 1), #info.cmdline[4])
+      p:close()
+    end)
+
+    it("a missing process, and misuse", function()
+      assert.same({ nil, "process 2147483600: No such process", ESRCH }, { core.proc.info(2147483600) })
+      assert.has_error(function() core.proc.info(0) end)
+      assert.has_error(function() core.proc.info(1.5) end)
+      assert.has_error(function() core.proc.info() end)
+    end)
+  end)
 end)

@@ -235,8 +235,48 @@ describe("core.socket fd passing", function()
     f:close()
   end)
 
-  it("keeps fds that arrive with buffered reads until recv_fds or close", function()
+  --- How many fds this process has open.
+  local function open_fds()
+    return #fs.list("/proc/self/fd")
+  end
+
+  it("closes fds that arrive on a socket that never asked for any (issue 12 finding 8)", function()
+    -- a server attaching 200 fds to each greeting byte filled the
+    -- client's fd table: everything after failed with EMFILE
     local f = assert(io.open("/dev/null"))
+    local many = {}
+    for i = 1, 200 do many[i] = f end
+    local before = open_fds()
+    for _ = 1, 20 do assert.is_true(a:send_fds("x", many)) end
+    a:send("\n")
+    assert.equal(string.rep("x", 20), b:read_line(5))
+    assert.equal(before, open_fds())
+    f:close()
+  end)
+
+  it("keeps at most 253 fds waiting once recv_fds is used; more are closed", function()
+    local f = assert(io.open("/dev/null"))
+    local many = {}
+    for i = 1, 200 do many[i] = f end
+    a:send("0")
+    assert.same({ "0", {} }, { b:recv_fds(1, 1) })
+    local before = open_fds()
+    for _ = 1, 5 do assert.is_true(a:send_fds("y", many)) end
+    assert.equal("yyyyy", b:read(5, 5))
+    assert.equal(before + 253, open_fds())
+    a:send("z")
+    local data, fds = b:recv_fds(10, 1)
+    assert.equal("z", data)
+    assert.equal(253, #fds)
+    for _, fd in ipairs(fds) do fs.close(fd) end
+    assert.equal(before, open_fds())
+    f:close()
+  end)
+
+  it("keeps fds that arrive with buffered reads once recv_fds was used, until recv_fds or close", function()
+    local f = assert(io.open("/dev/null"))
+    a:send("0")
+    assert.equal("0", b:recv_fds(1, 1))
     a:send_fds("x", { f })
     a:send("yz")
     assert.equal("x", b:read(1, 1))

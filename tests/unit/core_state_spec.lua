@@ -27,11 +27,25 @@ describe("core.state.open", function()
     s:close()
   end)
 
-  it("tightens a run dir with group or other bits", function()
+  it("takes a run dir readable by others as it is (never chmod-ing it)", function()
     assert(fs.mkdir(base .. "/run", "0755"))
     local s = assert(core.state.open(base .. "/run"))
-    assert.equal(octal("700"), fs.stat(base .. "/run").mode)
+    assert.equal(octal("755"), fs.stat(base .. "/run").mode)
     s:close()
+  end)
+
+  it("refuses a run dir writable by group or others, naming the fix, and leaves its mode", function()
+    -- issue 12 finding 4: it was silently chmod-ed and then trusted
+    for _, mode in ipairs { "0777", "0775", "0757", "1777", "0720" } do
+      local dir = base .. "/open" .. mode
+      assert(fs.mkdir(dir, mode))
+      assert(os.execute("chmod " .. mode .. " " .. dir)) -- past the umask
+      local shown = mode:sub(1, 1) == "0" and mode or mode
+      assert.same({ nil, string.format("run dir %s: writable by group or others (mode %s); fix it with: chmod 0700 %s",
+                                       dir, shown, dir), EPERM },
+        { core.state.open(dir) })
+      assert.equal(octal(mode), fs.stat(dir).mode)
+    end
   end)
 
   it("refuses a symlink", function()
@@ -301,5 +315,145 @@ describe("core.state locks", function()
     assert.has_error(function() s:lock("vm1", -1) end)
     assert.has_error(function() s:lock("vm1", "soon") end)
     assert.has_error(function() s:lock() end)
+  end)
+end)
+
+describe("core.state entries owned by another user", function()
+  -- issue 12 findings 3 and 4: the store acts only on the caller's entries.
+  -- These tests run as root and chown entries to nobody; nothing in them
+  -- may be changed, locked or removed.
+  local NOBODY = 65534
+  local base, run, s
+  before_each(function()
+    base = H.tmpdir()
+    run = base .. "/run"
+    s = assert(core.state.open(run))
+    assert(s:save("mine", { status = "stopped" }))
+  end)
+  after_each(function()
+    s:close()
+    H.cleanup_tmp()
+  end)
+
+  --- Every file below dir with its owner and content (to prove nothing changed).
+  local function tree(dir)
+    local out = {}
+    for _, name in ipairs(fs.list(dir)) do
+      local st = fs.stat(dir .. "/" .. name)
+      out[name] = st.uid .. ":" .. (st.type == "file" and H.read(dir .. "/" .. name) or st.type)
+    end
+    return out
+  end
+
+  local function refused(id, msg)
+    local before = tree(run .. "/" .. id)
+    assert.same({ nil, msg, EPERM }, { s:load(id) })
+    assert.same({ nil, msg, EPERM }, { s:lock(id) })
+    assert.same({ nil, msg, EPERM }, { s:dir_of(id) })
+    assert.same({ nil, msg, EPERM }, { s:remove(id) })
+    assert.same({ nil, msg, EPERM }, { s:save(id, { status = "running" }) })
+    assert.same(before, tree(run .. "/" .. id))
+  end
+
+  it("refuses a sandbox dir owned by another uid, and leaves it out of list()", function()
+    assert(s:save("evil", { status = "running", pid = 1, supervisor = { pid = 1, start_time = 0 } }))
+    assert(os.execute(string.format("chown -R %d %s/evil", NOBODY, run)))
+    assert.same({ "mine" }, s:list())
+    refused("evil", string.format("sandbox dir %s/evil: owned by uid %d, not %d", run, NOBODY, core.getuid()))
+    assert.same({ status = "stopped", schema = 1 }, (s:load("mine")))
+  end)
+
+  it("refuses a state.json owned by another uid in a dir of ours", function()
+    assert(s:save("planted", { status = "running" }))
+    assert(os.execute(string.format("chown %d %s/planted/state.json", NOBODY, run)))
+    assert.same({ "mine" }, s:list())
+    refused("planted", string.format("state file %s/planted/state.json: owned by uid %d, not %d", run, NOBODY,
+                                     core.getuid()))
+  end)
+
+  it("refuses a sandbox dir of ours that others can write to, naming the fix", function()
+    assert(s:save("wide", { status = "running" }))
+    assert(os.execute("chmod 0777 " .. run .. "/wide"))
+    refused("wide", string.format("sandbox dir %s/wide: writable by group or others (mode 0777); "
+                                  .. "fix it with: chmod 0700 %s/wide", run, run))
+    assert.same({ "mine", "wide" }, s:list())
+  end)
+
+  it("still removes a symlink of ours planted as an entry, keeping its target", function()
+    assert(fs.mkdir(base .. "/target"))
+    assert(os.execute("ln -s " .. base .. "/target " .. run .. "/link"))
+    assert.is_true(s:remove("link"))
+    assert.is_false(fs.exists(run .. "/link"))
+    assert.is_true(fs.is_dir(base .. "/target"))
+  end)
+end)
+
+describe("core.state load checks the members vmlua acts on", function()
+  -- issue 12 finding 10: one ill-typed but valid state.json broke ps, gc
+  -- and inspect for every sandbox; it must load as corrupt (two values)
+  local base, s, path
+  before_each(function()
+    base = H.tmpdir()
+    s = assert(core.state.open(base .. "/run"))
+    assert(s:dir_of("vm1"))
+    path = base .. "/run/vm1/state.json"
+  end)
+  after_each(function()
+    s:close()
+    H.cleanup_tmp()
+  end)
+
+  local PID, ST = "is not a process id (an integer > 0)", "is not a start time (an integer >= 0)"
+  local bad = {
+    { '"supervisor":{"pid":0,"start_time":1}', "supervisor.pid: 0 " .. PID },
+    { '"supervisor":{"pid":"abc","start_time":1}', 'supervisor.pid: "abc" ' .. PID },
+    { '"supervisor":{"pid":1.5,"start_time":1}', "supervisor.pid: 1.5 " .. PID },
+    { '"supervisor":{"pid":4294967297,"start_time":1}', "supervisor.pid: 4294967297 " .. PID },
+    { '"supervisor":{"pid":7,"start_time":-1}', "supervisor.start_time: -1 " .. ST },
+    { '"supervisor":{"pid":7}', "supervisor.start_time: null " .. ST },
+    { '"supervisor":{"pid":7,"start_time":1e3}', "supervisor.start_time: 1e3 " .. ST },
+    { '"supervisor":[7,1]', "supervisor: [7,1] is not an object with pid and start_time" },
+    { '"processes":"str"', 'processes: "str" is not an object of processes' },
+    { '"processes":{"qemu":{"pid":-3,"start_time":1}}', "processes.qemu.pid: -3 " .. PID },
+    { '"processes":{"qemu":5}', "processes.qemu: 5 is not an object with pid and start_time" },
+    { '"ready_at":"x"', 'ready_at: "x" is not a time (a number >= 0)' },
+    { '"ready_at":-2.5', "ready_at: -2.5 is not a time (a number >= 0)" },
+    { '"ready_at":1e400', "ready_at: 1e400 is not a time (a number >= 0)" },
+    { '"pid":0', "pid: 0 " .. PID },
+    { '"status":"hacked"', 'status: "hacked" is not a status (new, starting, running, stopping, stopped, failed)' },
+    { '"status":1', "status: 1 is not a status (new, starting, running, stopping, stopped, failed)" },
+    { '"id":"other"', 'id: "other" is not this sandbox\'s id' },
+    { '"recipe":{"x":1}', 'recipe: {"x":1} is not a string' },
+    { '"dir":"/a\\u0000b"', 'dir: "/a\\u0000b" is not a string' },
+    { '"sockets":{"qmp":7}', 'sockets: {"qmp":7} holds a value that is not a path' },
+    { '"sockets":3', "sockets: 3 is not an object of paths" },
+    { '"stop_policy":[{"step":"quit","grace":-1}]', 'stop_policy: {"step":"quit","grace":-1} is not a step { step, name, grace >= 0 }' },
+    { '"stop_policy":{}', "stop_policy: {} is not an array of steps" },
+    { '"args":"x"', 'args: "x" is not an object or an array' },
+  }
+  for _, c in ipairs(bad) do
+    it("{" .. c[1] .. "}", function()
+      H.write(path, '{"schema":1,"status":"running",' .. c[1] .. "}")
+      assert.same({ nil, "state file " .. path .. ": " .. c[2] }, { s:load("vm1") })
+    end)
+  end
+
+  it("loads a full state as vmlua writes it, and ignores members it does not know", function()
+    local st = {
+      id = "vm1", hypervisor = "qemu", recipe = "/r/x.lua", args = { mem = "512" }, dir = base .. "/run/vm1",
+      created = 1700000000.25, updated = 1700000001, status = "running", pid = 4242,
+      processes = { hypervisor = { pid = 4242, start_time = 99, role = "hypervisor", argv = { "qemu" }, log = "/l" } },
+      sockets = { qmp = base .. "/run/vm1/qmp.sock" }, serial_log = "/s", control_socket = "/c",
+      stop_policy = { { step = "powerdown", name = "powerdown", grace = 10 }, { step = "kill" } },
+      supervisor = { pid = 4241, start_time = 98 }, ready_at = 1700000000.5, ready_mono = 12.5,
+      ready_seconds = 0.25, exit = { how = "exited", code = 0 }, stop = { step = "quit" },
+      future_member = { anything = true },
+    }
+    assert(s:save("vm1", st))
+    local back = assert(s:load("vm1"))
+    assert.equal(4241, back.supervisor.pid)
+    assert.same({ anything = true }, back.future_member)
+    H.write(path, '{"schema":1,"processes":{},"sockets":[],"stop_policy":[]}')
+    assert(s:load("vm1"))
   end)
 end)

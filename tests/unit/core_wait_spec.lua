@@ -309,6 +309,45 @@ describe("core.wait", function()
       end
     end)
 
+    it("a stream closed while a pattern is matched is never read again (two conditions)", function()
+      -- The pattern runs Lua code (here a call hook on string.find; a
+      -- finalizer does the same) that closes the stream: the next
+      -- condition must not read the freed line buffer.
+      local p = lines(string.rep("x", 70) .. "\\n")
+      local s, find = p.stdout, string.find
+      local ran = false
+      debug.sethook(function()
+        if not ran and debug.getinfo(2, "f").func == find then
+          ran = true
+          s:close()
+        end
+      end, "c")
+      local ok, err = pcall(core.wait, { { line = s, pattern = "^nomatch" }, { line = s, find = "zzz" } }, 5)
+      debug.sethook()
+      assert.is_true(ran)
+      assert.is_false(ok)
+      assert.matches("conditions%[1%]: attempt to use a closed stream", err)
+      p:close()
+    end)
+
+    it("a Process collected while a pattern is matched closes its streams safely", function()
+      -- issue 12 finding 1: the dropped Process's __gc closes the pipe and
+      -- frees the line buffer from a collection inside string.find
+      local line = string.rep("y", 64)
+      for _ = 1, 300 do
+        local s = core.spawn { argv = { "sh", "-c", "i=0; while [ $i -lt 300 ]; do echo " .. line
+          .. "$i; i=$((i+1)); done" }, stdout = "pipe" }.stdout
+        local ok, i, ev = pcall(core.wait, { { line = s, pattern = "^nomatch" }, { line = s, find = "zzz" } }, 2)
+        if ok then
+          assert.is_nil(i)
+          assert.is_true(ev == "eof" or ev == "timeout", tostring(ev))
+        else
+          assert.matches("attempt to use a closed stream", i)
+        end
+        s:close()
+      end
+    end)
+
     it("reads the conditions raw: what an __index function makes up is not used", function()
       -- The wait keeps C pointers to what the conditions hold, for as long
       -- as it runs: a value an __index function made up is anchored

@@ -27,6 +27,14 @@ describe("vmlua.params bad input", function()
     assert.truthy(err:find('kernel parameter "init": value must not contain a newline', 1, true), err)
   end)
 
+  it("rejects a NUL byte in a key or a value (found by fuzzing: it ends the kernel's command line)", function()
+    local err = err_of(function() local x = params "\0" return x end)
+    assert.truthy(err:find('kernel parameter "\\0": key must not contain a NUL byte (it ends the command line)', 1, true),
+                  err)
+    err = err_of(function() local x = params { { "console", "tty\0S0" } } return x end)
+    assert.truthy(err:find('kernel parameter "console": value must not contain a NUL byte', 1, true), err)
+  end)
+
   it("rejects an empty key", function()
     local err = err_of(function() local x = params { { "", "1" } } return x end)
     assert.truthy(err:find("kernel parameter key: must not be empty", 1, true), err)

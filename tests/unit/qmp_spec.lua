@@ -8,6 +8,7 @@ local H = require "support.h"
 local S = require "support.servers"
 local qmp = require "vmlua.qmp"
 local child = require "support.child"
+local hostile = require "support.hostile"
 
 local ETIMEDOUT = 110
 
@@ -146,6 +147,17 @@ describe("qmp client:execute", function()
                 { c:execute("foo") })
     -- the client is fine afterwards
     assert.same({ x = 1 }, c:execute("echo", { x = 1 }))
+  end)
+
+  it("takes an error class only if it looks like QEMU's (found by fuzzing)", function()
+    -- a server could otherwise answer with class "timeout" or "disconnected"
+    local c = assert(connect(path))
+    for _, class in ipairs { "timeout", "disconnected", "Generic&rror", "", "x y" } do
+      assert.same({ nil, "QMP error GenericError: it failed", "GenericError" },
+        { c:execute("fail-as", { class = class }) })
+    end
+    assert.same({ nil, "QMP error DeviceNotFound: it failed", "DeviceNotFound" },
+      { c:execute("fail-as", { class = "DeviceNotFound" }) })
   end)
 
   it("skips garbage lines between replies", function()
@@ -373,5 +385,69 @@ describe("qmp events", function()
     local res, ev = c:system_powerdown { timeout = 2 }
     assert.same({}, res)
     assert.equal("POWERDOWN", ev.event)
+  end)
+end)
+
+describe("qmp against a server that never stops sending (issue 12 findings 5 and 6)", function()
+  -- each call must return within its timeout + 0.5 s, and the client
+  -- process stay under 100 MiB
+  local cases = {
+    { "events instead of a reply", "flood-events", "timeout" },
+    { "garbage lines instead of a reply", "flood-garbage", "timeout" },
+    { "one line that never ends", "endless-line", "timeout" },
+  }
+  for _, case in ipairs(cases) do
+    it(case[1], function()
+      local path = S.fake_qmp("normal")
+      local secs, mib, res, err, class = hostile.measure(path, string.format([[
+        local c = assert(require("vmlua.qmp").connect(path, { timeout = 5 }))
+        return c:execute(%q, nil, { timeout = 2 })
+      ]], case[2]))
+      assert.same({ "nil", case[3] }, { res, class }, err)
+      assert.matches("no reply to '" .. case[2]:gsub("%p", "%%%0") .. "' within 2 s", err)
+      assert.is_true(secs >= 2 and secs < 2 + hostile.SLACK, "took " .. secs)
+      assert.is_true(mib < hostile.MAX_MIB, string.format("%.1f MiB", mib))
+    end)
+  end
+
+  it("events before a greeting that never comes", function()
+    local path = S.fake_qmp("flood-events")
+    local secs, mib, res, err = hostile.measure(path, [[
+      return require("vmlua.qmp").connect(path, { timeout = 2 })
+    ]])
+    assert.equal("nil", res)
+    assert.matches("no greeting from .* within 2 s", err)
+    assert.is_true(secs >= 2 and secs < 2 + hostile.SLACK, "took " .. secs)
+    assert.is_true(mib < hostile.MAX_MIB, string.format("%.1f MiB", mib))
+  end)
+
+  it("events while waiting for an event that never comes", function()
+    local path = S.fake_qmp("normal")
+    local secs, mib, res, err, class = hostile.measure(path, [[
+      local c = assert(require("vmlua.qmp").connect(path, { timeout = 5 }))
+      c:execute("flood-events", nil, { timeout = 0.1 })
+      return c:wait_event("SHUTDOWN", 2)
+    ]])
+    assert.same({ "nil", "timeout" }, { res, class }, err)
+    assert.is_true(secs >= 2 and secs < 2.1 + hostile.SLACK, "took " .. secs)
+    assert.is_true(mib < hostile.MAX_MIB, string.format("%.1f MiB", mib))
+  end)
+
+  it("events() returns at once with what has come", function()
+    local path = S.fake_qmp("normal")
+    local secs, mib, n = hostile.measure(path, [[
+      local c = assert(require("vmlua.qmp").connect(path, { timeout = 5 }))
+      c:execute("flood-events", nil, { timeout = 0.1 })
+      local t0 = require("vmlua.core").monotonic()
+      return #c:events(), require("vmlua.core").monotonic() - t0
+    ]])
+    assert.is_true(tonumber(n) > 0)
+    assert.is_true(secs < 0.1 + hostile.SLACK, "took " .. secs)
+    assert.is_true(mib < hostile.MAX_MIB, string.format("%.1f MiB", mib))
+  end)
+
+  it("vmlua qmp --timeout 2 against a server streaming events", function()
+    local path = S.fake_qmp("normal")
+    hostile.vmlua_within_2s({ "qmp", "--socket", path, "--timeout", "2", "flood-events" }, "within 2 s")
   end)
 end)
