@@ -30,10 +30,8 @@ M.MAX_BODY = 8 * 1024 * 1024
 M.MAX_HEADER_LINE = 16 * 1024
 M.MAX_HEADERS = 128
 
-local function remaining(deadline)
-  local left = deadline - core.monotonic()
-  return left > 0 and left or 0
-end
+local deadline_mod = require "vmlua.deadline"
+local remaining = deadline_mod.remaining
 
 local function excerpt(s, max)
   max = max or 80
@@ -60,7 +58,7 @@ local function reader(sock, deadline, seconds)
     return nil, "reading the response: " .. tostring(err), "closed"
   end
   local function overdue()
-    return core.monotonic() >= deadline
+    return deadline_mod.expired(deadline)
   end
   function r.line()
     if overdue() then return fail("timeout") end
@@ -247,7 +245,7 @@ function M.request(path, req)
   if type(path) ~= "string" then error("bad argument #1 to 'request' (socket path expected)", 2) end
   check_request(req)
   local seconds = req.timeout or M.DEFAULT_TIMEOUT
-  local deadline = core.monotonic() + seconds
+  local deadline = deadline_mod.after(seconds)
   local sock, cerr, errno = core.socket.connect(path, seconds)
   if not sock then
     if cerr == "timeout" then

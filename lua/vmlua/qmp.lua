@@ -24,6 +24,7 @@
 -- that arrive while waiting for a reply are queued, up to MAX_QUEUED_EVENTS
 -- (older ones are dropped and counted in `client.dropped_events`).
 local core = require "vmlua.core"
+local deadline_mod = require "vmlua.deadline"
 local json = core.json
 
 local M = {}
@@ -58,14 +59,7 @@ local function fmt_seconds(t)
   return string.format("%g s", t)
 end
 
-local function remaining(deadline)
-  local left = deadline - core.monotonic()
-  return left > 0 and left or 0
-end
-
-local function overdue(deadline)
-  return core.monotonic() >= deadline
-end
+local remaining, overdue = deadline_mod.remaining, deadline_mod.expired
 
 -- ---- the greeting ----------------------------------------------------------
 

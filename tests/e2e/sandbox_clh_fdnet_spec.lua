@@ -56,6 +56,28 @@ describe("a cloud-hypervisor network given as fds", function()
     assert.are.equal(0, (E.vmlua(w, { "stop", "fdcli" })))
   end)
 
+  it("an fd number the caller handed down reaches the VMM, through a detached supervisor too", function()
+    -- the detached supervisor closes what its caller handed down, except the
+    -- fds the recipe gives the hypervisor (core.fork_detached keep_fds)
+    local env = { VMLUA_RUN_DIR = w.run }
+    local preload = os.getenv("VMLUA_ASAN_PRELOAD")
+    if preload and preload ~= "" then env.LD_PRELOAD = false end
+    local p = assert(core.spawn {
+      argv = { "sh", "-c", 'exec 9<"$0"; exec "$@"', tap, H.bin, "run", "-d", RECIPE, "--set", "fake=" .. FAKE,
+               "--set", "tapfd=9", "--set", "id=fdinh" },
+      env = env, stdin = "null", stdout = { file = w.dir .. "/out" }, stderr = "stdout",
+    })
+    local how, code = p:wait(60)
+    p:close()
+    assert.are.same({ "exited", 0 }, { how, code }, E.read(w.dir .. "/out"))
+    local _, info = E.vmlua(w, { "api", "fdinh", "vm.info" })
+    local vm = core.json.decode(info)
+    assert.are.equal("Running", vm.state)
+    local pid = E.state(w, "fdinh").processes.hypervisor.pid
+    assert.are.equal(tap, core.fs.readlink(string.format("/proc/%d/fd/%d", pid, vm.config.net[1].fds[1])))
+    assert.are.equal(0, (E.vmlua(w, { "stop", "fdinh" })))
+  end)
+
   it("plan shows the vm.add-net call and the fd it carries", function()
     local code, out = E.vmlua(w, { "plan", RECIPE, "--set", "fake=" .. FAKE, "--set", "tap=" .. tap })
     assert.are.equal(0, code)

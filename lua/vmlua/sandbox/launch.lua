@@ -312,10 +312,25 @@ end
 
 --- `run --detach`: fork a supervisor that starts and then supervises the
 -- sandbox; this process waits for its "ready" (or its error) and returns.
+-- The fds the recipe gave the hypervisor as numbers of this process (an
+-- fd its caller handed down, as Kata hands tap fds): the detached
+-- supervisor must keep them, as it closes every other inherited fd.
+local function recipe_fd_numbers(plan)
+  local out = {}
+  local function add(list)
+    for _, f in ipairs(list or {}) do
+      if math.type(f) == "integer" then out[#out + 1] = f end
+    end
+  end
+  add(plan.hypervisor and plan.hypervisor.fds)
+  for _, net in ipairs(plan.net_hotplug or {}) do add(net.fds) end
+  return out
+end
+
 function M.detach(rt)
   local log = rt.dir .. "/supervisor.log"
   local from = log_size(log)
-  local role, chan, pid = core.fork_detached { log = log }
+  local role, chan, pid = core.fork_detached { log = log, keep_fds = recipe_fd_numbers(rt.plan) }
   if not role then return 1, chan end
   if role == "parent" then
     rt.detached_parent, rt.supervisor_pid = true, pid

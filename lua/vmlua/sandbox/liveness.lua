@@ -14,25 +14,11 @@ local function basename(path)
   return path:match("[^/]*$")
 end
 
--- TEMPORARY until core.proc.info lands (issue 12 branch): uid, start time,
--- exe and argv of a process from /proc.
-local function proc_info(pid)
-  local st = core.fs.stat("/proc/" .. pid)
-  if not st then return nil end
-  local f = io.open("/proc/" .. pid .. "/cmdline", "rb")
-  local cmdline = {}
-  if f then
-    for a in (f:read("a") or ""):gmatch("([^%z]*)%z") do cmdline[#cmdline + 1] = a end
-    f:close()
-  end
-  return { pid = pid, uid = st.uid, start_time = core.proc.start_time(pid),
-           exe = core.fs.readlink("/proc/" .. pid .. "/exe"), cmdline = cmdline }
-end
-
 --- This process, as a state file records it (the supervisor).
 function M.me()
   local pid = core.getpid()
-  return { pid = pid, start_time = core.proc.start_time(pid), exe = core.fs.readlink("/proc/" .. pid .. "/exe") }
+  local info = core.proc.info(pid)
+  return { pid = pid, start_time = core.proc.start_time(pid), exe = info and info.exe }
 end
 
 --- Does /proc show the recorded process p (`{ pid =, start_time =, exe = |
@@ -41,7 +27,7 @@ end
 -- what makes it safe to signal the process.
 function M.owned(p)
   if not M.alive(p) then return false end
-  local info = proc_info(p.pid)
+  local info = core.proc.info(p.pid)
   if not info or info.uid ~= core.getuid() or info.start_time ~= p.start_time then return false end
   if type(p.exe) == "string" then return info.exe == p.exe end
   local want = type(p.argv) == "table" and p.argv[1]
