@@ -192,12 +192,7 @@ function Client:_sync(deadline, seconds)
   end
 end
 
-local function error_text(err)
-  if type(err) ~= "table" then return "malformed error reply", "GenericError" end
-  local class = type(err.class) == "string" and err.class or "GenericError"
-  local desc = type(err.desc) == "string" and err.desc or "(no description)"
-  return desc, class
-end
+local error_text = require("vmlua.qapi").error
 
 local function usable(self)
   if self.state ~= "open" then

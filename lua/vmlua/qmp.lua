@@ -158,10 +158,7 @@ end
 
 local function error_message(err)
   if type(err) ~= "table" then return "QMP error (malformed error reply)", "GenericError" end
-  -- QEMU's classes are CamelCase words; anything else is GenericError, so
-  -- a server can never pass for the transport ("timeout", "disconnected").
-  local class = type(err.class) == "string" and err.class:match("^%u%w*$") or "GenericError"
-  local desc = type(err.desc) == "string" and err.desc or "(no description)"
+  local desc, class = require("vmlua.qapi").error(err)
   return string.format("QMP error %s: %s", class, desc), class
 end
 

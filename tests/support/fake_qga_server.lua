@@ -66,6 +66,7 @@ local exec = {}
 
 function exec.start(args)
   local p = args.path
+  if p == "forged-class" then return nil, "forged", "timeout" end -- an agent claiming vmlua's own class
   if p == "missing" or p == "noexec" then
     return nil, string.format("Guest agent command failed, error was 'Failed to execute child process \u{201C}%s"
                               .. "\u{201D} (%s)'", p, p == "missing" and "No such file or directory"
@@ -153,9 +154,9 @@ local function answer(sock, req, synced)
   if cmd == "guest-ping" then return reply(sock, id, json.object()) end
   if cmd == "guest-info" then return reply(sock, id, { version = "7.2.22", supported_commands = json.array() }) end
   if cmd == "guest-shutdown" then return true end
-  local res, err
+  local res, err, class
   if cmd == "guest-exec" then
-    res, err = exec.start(a)
+    res, err, class = exec.start(a)
   elseif cmd == "guest-exec-status" then
     local p = procs[a.pid]
     if p and p.path == "stale" then
@@ -168,7 +169,7 @@ local function answer(sock, req, synced)
   else
     return error_reply(sock, id, "CommandNotFound", "The command " .. tostring(cmd) .. " has not been found")
   end
-  if res == nil then return error_reply(sock, id, "GenericError", err) end
+  if res == nil then return error_reply(sock, id, class or "GenericError", err) end
   return reply(sock, id, res)
 end
 
