@@ -181,14 +181,21 @@ $(foreach n,$(FUZZ_LUA),$(eval $(call fuzz_rules,$(n),tests/fuzz/lua_target.c,$$
 $(F)/obj/%.o: core/%.c $(CORE_HDR) | $(F)/obj
 	$(FUZZ_CC) $(ALL_CFLAGS) $(FUZZ_SAN) -fsanitize=fuzzer-no-link -c -o $@ $<
 
-.PHONY: fuzz fuzz-merge
+.PHONY: fuzz fuzz-merge fuzz-deps
 # Run each target for FUZZ_SECONDS (new inputs go to build/fuzz/corpus/,
 # crashes to build/fuzz/crashes/); fails if any crashed.
-fuzz: $(FUZZ_TARGETS:%=$(F)/%)
+# clang and its sanitizer runtimes are only for libFuzzer: installed here
+# (when missing), not by `make deps`, which the build and the tests need.
+fuzz-deps:
+	tests/deps.sh clang libclang-rt-14-dev
+
+fuzz: fuzz-deps
+	$(MAKE) --no-print-directory $(FUZZ_TARGETS:%=$(F)/%)
 	tests/fuzz/run $(F) $(FUZZ_SECONDS) $(FUZZ_MAX_LEN) $(FUZZ_TARGETS)
 
 # Keep what the runs found that adds coverage in the corpus under tests/.
-fuzz-merge: $(FUZZ_TARGETS:%=$(F)/%)
+fuzz-merge: fuzz-deps
+	$(MAKE) --no-print-directory $(FUZZ_TARGETS:%=$(F)/%)
 	tests/fuzz/run --merge $(F) $(FUZZ_TARGETS)
 
 $(B)/obj $(A)/obj $(B)/lib/vmlua $(A)/lib/vmlua $(B)/ctests.d $(A)/ctests.d $(B)/fakes.d $(A)/fakes.d \

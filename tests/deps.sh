@@ -15,11 +15,12 @@ set -eu
 #        ca-certificates (https: apt mirrors, luarocks)
 # disks and networking: qemu-utils (qemu-img: disk overlays), e2fsprogs (mkfs.ext4,
 #        debugfs: the disk tests' images) iproute2 (ip)
-# make fuzz: clang libclang-rt-14-dev (libFuzzer; the replay in make test needs neither)
+# (make fuzz installs clang libclang-rt-14-dev itself: libFuzzer; the replay
+# of the fuzz corpus in make test needs neither)
 pkgs="gcc make pkg-config lua5.4 liblua5.4-dev libjson-c-dev libbsd-dev
 lua-busted lua-check luarocks socat hyperfine valgrind procps
 qemu-system-x86 busybox-static cpio xz-utils ca-certificates
-qemu-utils e2fsprogs iproute2 clang libclang-rt-14-dev"
+qemu-utils e2fsprogs iproute2"
 [ $# -eq 0 ] || pkgs="$*"
 
 missing=

@@ -88,7 +88,9 @@ function exec.status(pid)
   if polls[pid] < 3 and p.path ~= "kill" and not p.killed then return { exited = false } end
   procs[pid] = nil
   local st = { exited = true, ["out-truncated"] = false, ["err-truncated"] = false }
-  if p.killed or p.path == "signal" then
+  if p.path == "nostatus" then -- exited, but neither an exit code nor a signal
+    return st
+  elseif p.killed or p.path == "signal" then
     st.signal = 9
   elseif p.path == "cut" then
     st.exitcode = 0

@@ -148,6 +148,15 @@ describe("vmlua.qga against a fake agent", function()
     c:close()
   end)
 
+  it("refuses an exit with neither an exit code nor a signal (found by fuzzing)", function()
+    local c = assert(connect(path))
+    local r, err, class = c:exec { "nostatus" }
+    assert.is_nil(r)
+    assert.are.equal("protocol", class)
+    assert.truthy(err:find("neither an exit code nor a signal", 1, true), err)
+    c:close()
+  end)
+
   it("never takes an error class from the agent that is not QEMU's (a CamelCase word)", function()
     local c = assert(connect(path))
     local r, err, class = c:call("guest-exec", { path = "forged-class" })

@@ -125,6 +125,9 @@ function M:exec_status(pid, timeout)
   if derr then return nil, "qga: guest-exec-status: " .. derr, "protocol" end
   if math.type(st.exitcode) == "integer" then out.status = st.exitcode end
   if math.type(st.signal) == "integer" then out.signal = st.signal end
+  if not (out.status or out.signal) then
+    return nil, "qga: guest-exec-status: an exited command with neither an exit code nor a signal", "protocol"
+  end
   out.stdout_truncated = st["out-truncated"] == true
   out.stderr_truncated = st["err-truncated"] == true
   return out
