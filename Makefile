@@ -176,7 +176,7 @@ $(F)/$(1): $(2) tests/fuzz/fuzz.h $(4:%=$(F)/obj/%.o)
 	  -DFUZZ_ROOT='"$$(CURDIR)"' -o $$@ $(2) $(4:%=$(F)/obj/%.o) $(5) $$(LDFLAGS)
 endef
 $(foreach n,$(FUZZ_C),$(eval $(call fuzz_rules,$(n),tests/fuzz/c/$(n).c tests/fuzz/tmpdir.c,$$(NOLUA_CFLAGS),$(LUAFREE_SRC:core/%.c=%),$$(MOD_LIBS))))
-$(foreach n,$(FUZZ_LUA),$(eval $(call fuzz_rules,$(n),tests/fuzz/lua_target.c,$$(ALL_CFLAGS),$(CORE_SRC:core/%.c=%),$$(PKG_LIBS))))
+$(foreach n,$(FUZZ_LUA),$(eval $(call fuzz_rules,$(n),tests/fuzz/lua_target.c tests/fuzz/tmpdir.c,$$(ALL_CFLAGS),$(CORE_SRC:core/%.c=%),$$(PKG_LIBS))))
 
 $(F)/obj/%.o: core/%.c $(CORE_HDR) | $(F)/obj
 	$(FUZZ_CC) $(ALL_CFLAGS) $(FUZZ_SAN) -fsanitize=fuzzer-no-link -c -o $@ $<

@@ -12,6 +12,8 @@
  * through the Lua code are kept, as for instrumented C.
  *
  * The state lives across inputs, as a client does across messages.
+ * fuzz.tmpdir() is a directory of the target's own (tmpdir.c: removed at
+ * exit), for a reader of files.
  * fuzz.sndbuf(fd, bytes) lets a target make a socket's send buffer hold a
  * whole input (SO_SNDBUFFORCE, as root), so that the peer's bytes can all
  * be written before the reader runs, without a second process.
@@ -61,6 +63,15 @@ static int l_sndbuf(lua_State *l)
 	return 0;
 }
 
+static int l_tmpdir(lua_State *l)
+{
+	static const char *dir;
+	if (dir == NULL)
+		dir = fuzz_tmpdir();
+	lua_pushstring(l, dir);
+	return 1;
+}
+
 static int traceback(lua_State *l)
 {
 	luaL_traceback(l, l, luaL_tolstring(l, 1, NULL), 1);
@@ -82,6 +93,8 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	lua_newtable(L);
 	lua_pushcfunction(L, l_sndbuf);
 	lua_setfield(L, -2, "sndbuf");
+	lua_pushcfunction(L, l_tmpdir);
+	lua_setfield(L, -2, "tmpdir");
 	lua_setglobal(L, "fuzz");
 	lua_pushcfunction(L, traceback);
 	if (luaL_loadfile(L, FUZZ_ROOT "/tests/fuzz/lua/" FUZZ_TARGET ".lua") != LUA_OK ||
