@@ -63,6 +63,9 @@ CTEST_SRC  := $(sort $(wildcard tests/c/test_*.c))
 # Fuzz targets (see "fuzzing" below): each also replays as a C test.
 FUZZ_C     := $(basename $(notdir $(wildcard tests/fuzz/c/*.c)))
 FUZZ_LUA   := $(basename $(notdir $(wildcard tests/fuzz/lua/*.lua)))
+# build/fuzz/ holds each target's binary beside these directories of the runs.
+FUZZ_DIRS  := corpus crashes logs obj
+$(foreach n,$(filter $(FUZZ_DIRS),$(FUZZ_C) $(FUZZ_LUA)),$(error fuzz target '$(n)': the name of a directory in build/fuzz/; name it otherwise))
 FUZZ_NAMES := $(FUZZ_C) $(FUZZ_LUA)
 FAKE_SRC   := $(sort $(wildcard tests/fakes/*.c))
 BENCH_SRC  := $(sort $(wildcard bench/*.c))

@@ -64,12 +64,17 @@ static const struct member members[] = {
 	{ "stop", R_CONTAINER },
 };
 
-static const char *const statuses[] = { "new", "starting", "running", "stopping", "stopped", "failed", NULL };
+/* A sandbox's statuses, and those of a template's manifest in the template
+ * store (kind "template": vmlua.sandbox.templates), which is a state store
+ * too. */
+static const char *const sandbox_statuses[] = { "new", "starting", "running", "stopping", "stopped", "failed", NULL };
+static const char *const template_statuses[] = { "saving", "ready", NULL };
 
 struct ctx {
 	const char *path;	/* the state file, for messages */
 	const char *id;
 	vl_error *e;
+	int is_template;	/* kind "template": a template's manifest */
 };
 
 /* "state file <path>: <where>: <value> <what>", the value as compact JSON
@@ -192,11 +197,14 @@ static int check_stop_policy(const struct ctx *c, const char *where, struct json
 
 static int check_status(const struct ctx *c, struct json_object *v)
 {
+	const char *const *statuses = c->is_template ? template_statuses : sandbox_statuses;
+
 	if (is_text(v))
 		for (int i = 0; statuses[i] != NULL; i++)
 			if (strcmp(statuses[i], json_object_get_string(v)) == 0)
 				return 0;
-	return bad(c, "status", v, "is not a status (new, starting, running, stopping, stopped, failed)");
+	return bad(c, "status", v, c->is_template ? "is not a template status (saving, ready)"
+					       : "is not a status (new, starting, running, stopping, stopped, failed)");
 }
 
 static int check_member(const struct ctx *c, const struct member *m, struct json_object *v)
@@ -232,11 +240,13 @@ static int check_member(const struct ctx *c, const struct member *m, struct json
 
 int vl_state_check(struct json_object *o, const char *id, const char *path, vl_error *e)
 {
-	struct ctx c = { path, id, e };
+	struct ctx c = { path, id, e, 0 };
 	struct json_object *v;
 
 	if (!json_object_is_type(o, json_type_object))
 		return vl_err(e, 0, "state file %s: not a JSON object", path);
+	c.is_template = json_object_object_get_ex(o, "kind", &v) && is_text(v) &&
+			strcmp(json_object_get_string(v), "template") == 0;
 	if (!json_object_object_get_ex(o, "schema", &v))
 		return vl_err(e, 0, "state file %s: no schema field (expected %d)", path, VL_STATE_SCHEMA);
 	if (!json_object_is_type(v, json_type_int) || json_object_get_int64(v) != VL_STATE_SCHEMA)

@@ -130,6 +130,14 @@ function E.run_dir_entries(w)
   return core.fs.list(w.run) or {}
 end
 
+--- Did the guest boot, by its serial log at `path`? A clone or a restore
+-- resumes a booted guest: its log may hold what that guest writes next (a
+-- shell's prompt), but never the kernel's banner or the kit's ready marker.
+function E.booted(path)
+  local log = read(path) or ""
+  return log:find("Linux version", 1, true) ~= nil or log:find("VMLUA-GUEST-READY", 1, true) ~= nil
+end
+
 --- The state of sandbox `id` in world `w` (nil if missing).
 function E.state(w, id)
   local store = assert(core.state.open(w.run))

@@ -31,6 +31,10 @@
 --   quit-close            (as "quit") closes without a reply
 --   count-fds             returns { fds = number of fds received with it }
 --   device_del {id}       DEVICE_DELETED (data.device = id) before the reply
+--   query-status          an incoming migration that ends while it is asked:
+--                         "inmigrate" twice, the second reply and the
+--                         MIGRATION "completed" event in one write, then
+--                         "paused" (migrate-set-capabilities returns {})
 --   system_powerdown      POWERDOWN before the reply
 --   flood-events          events, never a reply, until the client leaves
 --   flood-garbage         lines that are not JSON, never a reply
@@ -108,6 +112,7 @@ local function serve(s)
 
   local buf, nfds = "", 0
   local negotiated = false
+  local queried = 0
   while true do
     local nl = buf:find("\n", 1, true)
     if not nl then
@@ -171,6 +176,14 @@ local function serve(s)
         send(reply(id, { fds = got_fds }))
       elseif cmd == "device_del" then
         send(event("DEVICE_DELETED", { device = args.id, path = "/machine/peripheral/" .. args.id }))
+        send(reply(id, json.object()))
+      elseif cmd == "query-status" then
+        queried = queried + 1
+        local state = queried <= 2 and "inmigrate" or "paused"
+        local out = reply(id, { status = state, running = false }) .. "\n"
+        if queried == 2 then out = out .. event("MIGRATION", { status = "completed" }) .. "\n" end
+        s:send(out)
+      elseif cmd == "migrate-set-capabilities" then
         send(reply(id, json.object()))
       elseif cmd == "system_powerdown" then
         send(event("POWERDOWN"))

@@ -422,6 +422,7 @@ describe("core.state load checks the members vmlua acts on", function()
     { '"pid":0', "pid: 0 " .. PID },
     { '"status":"hacked"', 'status: "hacked" is not a status (new, starting, running, stopping, stopped, failed)' },
     { '"status":1', "status: 1 is not a status (new, starting, running, stopping, stopped, failed)" },
+    { '"kind":"template"', 'status: "running" is not a template status (saving, ready)' },
     { '"id":"other"', 'id: "other" is not this sandbox\'s id' },
     { '"recipe":{"x":1}', 'recipe: {"x":1} is not a string' },
     { '"dir":"/a\\u0000b"', 'dir: "/a\\u0000b" is not a string' },
@@ -437,6 +438,15 @@ describe("core.state load checks the members vmlua acts on", function()
       assert.same({ nil, "state file " .. path .. ": " .. c[2] }, { s:load("vm1") })
     end)
   end
+
+  -- the template store (vmlua.sandbox.templates) keeps manifests whose
+  -- statuses are a template's
+  it("a template's manifest has a template's statuses", function()
+    for _, status in ipairs { "saving", "ready" } do
+      H.write(path, '{"schema":1,"kind":"template","status":"' .. status .. '"}')
+      assert.equal(status, assert(s:load("vm1")).status)
+    end
+  end)
 
   it("loads a full state as vmlua writes it, and ignores members it does not know", function()
     local st = {
