@@ -257,10 +257,14 @@ describe("refusals", function()
   end)
 
   it("a tap without /dev/net/tun: vmlua check says so (exit 2)", function()
-    -- a mount namespace of its own, with an empty /dev/net
+    -- a mount namespace of its own, with an empty /dev/net. Its mounts are
+    -- made private there before the tmpfs goes on (so nothing reaches the
+    -- host), /dev at least: in a chroot whose / is no mount point (as
+    -- ../shared/tools/fresh-debian makes) / cannot be.
     local code, _, err = E.vmlua(w, { "check", RECIPE, "--set", "net=tap" }, {
-      wrap = { "unshare", "--mount", "--propagation", "private", "--", "sh", "-c",
-               'mount -t tmpfs none /dev/net && exec "$@"', "sh" } })
+      wrap = { "unshare", "--mount", "--propagation", "unchanged", "--", "sh", "-c",
+               'mount --make-rprivate / 2>/dev/null; mount --make-rprivate /dev && '
+               .. 'mount -t tmpfs none /dev/net && exec "$@"', "sh" } })
     assert.are.equal(2, code, err)
     assert.truthy(err:find('network.mode: "tap" needs /dev/net/tun, which this host lacks (load the tun module:', 1,
                            true), err)
