@@ -13,6 +13,8 @@
 --   silent        nothing at all (the client must time out)
 --   close         the connection is closed at once
 --   caps-error    the greeting, then qmp_capabilities fails
+--   stuck-incoming  query-status says "inmigrate" for ever, query-migrate
+--                 "active", migrate-set-capabilities fails
 --
 -- Commands (after qmp_capabilities) do what their name says, so that one
 -- server covers every case QEMU will not produce on demand:
@@ -32,9 +34,9 @@
 --   count-fds             returns { fds = number of fds received with it }
 --   device_del {id}       DEVICE_DELETED (data.device = id) before the reply
 --   query-status          an incoming migration that ends while it is asked:
---                         "inmigrate" twice, the second reply and the
---                         MIGRATION "completed" event in one write, then
---                         "paused" (migrate-set-capabilities returns {})
+--                         "inmigrate" twice, the second reply after the
+--                         MIGRATION "completed" event, then "paused"
+--                         (migrate-set-capabilities returns {})
 --   system_powerdown      POWERDOWN before the reply
 --   flood-events          events, never a reply, until the client leaves
 --   flood-garbage         lines that are not JSON, never a reply
@@ -177,11 +179,20 @@ local function serve(s)
       elseif cmd == "device_del" then
         send(event("DEVICE_DELETED", { device = args.id, path = "/machine/peripheral/" .. args.id }))
         send(reply(id, json.object()))
+      elseif greeting == "stuck-incoming" and cmd == "query-status" then
+        send(reply(id, { status = "inmigrate", running = false }))
+      elseif greeting == "stuck-incoming" and cmd == "query-migrate" then
+        send(reply(id, { status = "active" }))
+      elseif greeting == "stuck-incoming" and cmd == "migrate-set-capabilities" then
+        send(error_reply(id, "GenericError", "not now"))
       elseif cmd == "query-status" then
         queried = queried + 1
         local state = queried <= 2 and "inmigrate" or "paused"
+        -- QEMU 7.2 runs query-status in a bottom half and sends its reply
+        -- when the QMP dispatcher resumes: the migration's end can run in
+        -- between, so its event comes before a reply that says "inmigrate"
         local out = reply(id, { status = state, running = false }) .. "\n"
-        if queried == 2 then out = out .. event("MIGRATION", { status = "completed" }) .. "\n" end
+        if queried == 2 then out = event("MIGRATION", { status = "completed" }) .. "\n" .. out end
         s:send(out)
       elseif cmd == "migrate-set-capabilities" then
         send(reply(id, json.object()))

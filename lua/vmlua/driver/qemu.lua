@@ -4,6 +4,7 @@
 -- from the builder (`vmlua.qemu`); this module is what the sandbox does with
 -- it. The contract is in docs/drivers.md.
 local S = require "vmlua.schema"
+local deadline_mod = require "vmlua.deadline"
 
 local D = {
   name = "qemu",
@@ -43,6 +44,18 @@ end
 
 -- ------------------------------------------------------------ readiness
 
+-- What QEMU says of an incoming migration that has not ended, for the
+-- message of a probe that gave up waiting for its end.
+local function incoming_detail(client, note)
+  local parts = {}
+  local info = client:query_migrate { timeout = 1 }
+  if type(info) == "table" then
+    parts[#parts + 1] = "incoming migration " .. tostring(info.status or "not started")
+  end
+  parts[#parts + 1] = note
+  return #parts > 0 and ", " .. table.concat(parts, ", ") or ""
+end
+
 --- The qmp probe: QMP answers and query-status reports `state`. The state
 -- is a fact, read once after connecting and again whenever QMP sends
 -- something (RESUME, STOP, MIGRATION, ... events): between reads the probe
@@ -57,7 +70,7 @@ local function qmp_probe(rt, p, deadline)
   local probes = require "vmlua.sandbox.probes"
   local client, fail = probes.control_client(rt, deadline)
   if not client then return nil, fail end
-  local last, asked
+  local last, asked, note
   while true do
     local state, qerr = D.vm_state(client)
     if not state then client:close(); return nil, { kind = "error", message = qerr } end
@@ -65,10 +78,29 @@ local function qmp_probe(rt, p, deadline)
     if state == p.state then break end
     if state == "inmigrate" and not asked then
       asked = true
-      client:migrate_set_capabilities { events = true }
+      local ok, cerr = client:migrate_set_capabilities { events = true }
+      if not ok then note = "its events could not be turned on (" .. tostring(cerr) .. ")" end
     else
-      local widx, wfail = probes.wait_for(rt, { { readable = client:socket() } }, deadline)
-      if not widx then client:close(); wfail.last_state = last; return nil, wfail end
+      -- Events read while waiting for that reply count as news: QEMU 7.2
+      -- sends a query-status reply when its QMP dispatcher resumes, after
+      -- the handler ran, and the migration's end (its runstate, then its
+      -- event) can come in between: the event before a reply that says
+      -- "inmigrate", and then nothing more.
+      local news = #client:events() > 0
+      local widx, wfail
+      if news and not deadline_mod.expired(deadline) then
+        widx = true
+      else
+        widx, wfail = probes.wait_for(rt, { { readable = client:socket() } }, deadline)
+      end
+      if not widx then
+        wfail.last_state = last
+        if last == "inmigrate" and wfail.kind == "timeout" then
+          wfail.last_state = last .. incoming_detail(client, note)
+        end
+        client:close()
+        return nil, wfail
+      end
       client:events()
     end
   end
