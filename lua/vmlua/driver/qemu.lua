@@ -52,7 +52,7 @@ local function incoming_detail(client, note)
   if type(info) == "table" then
     parts[#parts + 1] = "incoming migration " .. tostring(info.status or "not started")
   end
-  parts[#parts + 1] = note
+  if note then parts[#parts + 1] = note end
   return #parts > 0 and ", " .. table.concat(parts, ", ") or ""
 end
 
